@@ -1,0 +1,1 @@
+"""The Avro contract (.avsc), shipped with the dispatchbus package as data."""

@@ -1,0 +1,396 @@
+"""The event contract: one pydantic model per Avro record.
+
+These models are the single source of truth. ``schemas/*.avsc`` is generated
+from them (``dispatchbus schemas generate``) and a test fails when the two
+drift. Field names listed in the contract section of the README are fixed:
+other services and external checks rely on them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+
+NAMESPACE = "org.dispatchbus.events"
+
+
+def _to_utc_millis(value: datetime) -> datetime:
+    """Normalise to UTC at millisecond precision, the precision Avro carries."""
+    value = value.astimezone(timezone.utc)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _iso_utc(value: datetime) -> str:
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond // 1000:03d}"
+    return text + "Z"
+
+
+UtcDatetime = Annotated[
+    AwareDatetime,
+    AfterValidator(_to_utc_millis),
+    PlainSerializer(_iso_utc, return_type=str, when_used="json"),
+]
+"""A UTC timestamp at millisecond precision; JSON form ``2026-05-04T18:00:00Z``."""
+
+CallType = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+AgencyType = Literal["community_responder", "police", "ems", "fire"]
+Target = Literal[
+    "community_responder", "embedded_professional", "external_hotline", "police", "ems", "fire"
+]
+UnitState = Literal["available", "busy", "out_of_service"]
+DeclineReason = Literal["out_of_scope", "closed", "no_capacity", "other"]
+ConsultResolution = Literal[
+    "resolved_by_phone",
+    "dispatch_community_responder",
+    "dispatch_police",
+    "dispatch_ems",
+    "refer_hotline",
+]
+OutcomeCategory = Literal[
+    "resolved_on_scene",
+    "resolved_by_phone",
+    "transported_to_care",
+    "referred_to_services",
+    "police_backup_requested",
+    "no_contact",
+    "refused_services",
+    "other",
+]
+
+
+class Record(BaseModel):
+    """Base of every Avro record in the contract (events and nested records)."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+
+class Event(Record):
+    """Base of every top-level event.
+
+    ``TIME_FIELD`` names the field holding the event time; ``correlation_id``
+    ties together all events of one call (it is the call id where there is a
+    call) and ``causation_id`` is the ``event_id`` of the event that caused
+    this one.
+    """
+
+    TIME_FIELD: ClassVar[str]
+
+    event_id: UUID = Field(description="Unique id of this event (UUID).")
+    correlation_id: str | None = Field(
+        default=None, description="Groups every event of one call's history."
+    )
+    causation_id: UUID | None = Field(
+        default=None, description="event_id of the event that caused this one."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _correlate_by_call(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("correlation_id") is None and data.get("call_id"):
+            data = {**data, "correlation_id": data["call_id"]}
+        return data
+
+    @property
+    def event_time(self) -> datetime:
+        """The event time, whatever the record calls it."""
+        return getattr(self, self.TIME_FIELD)
+
+
+# --- nested records -------------------------------------------------------------
+
+
+class Screening(Record):
+    """Answers to the call taker's safety screening questions."""
+
+    weapon_present: bool = False
+    violence_in_progress: bool = False
+    medical_emergency: bool = False
+    imminent_danger: bool = False
+
+
+class Location(Record):
+    """Where help is needed; ``zone`` is the dispatch zone or beat."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    zone: str
+
+
+class Outcome(Record):
+    """How a responder's involvement in a call ended."""
+
+    category: OutcomeCategory = Field(description="Outcome category shared in feedback.")
+    police_backup_requested: bool = False
+    notes: str | None = Field(
+        default=None, description="Sensitive responder notes; never leaves the responder agency."
+    )
+
+
+class RouteHop(Record):
+    """One hop of a call's route, as reported back to the call center."""
+
+    agency: Target
+    team: str | None = None
+    at: UtcDatetime
+
+
+# --- 911 CAD ----------------------------------------------------------------------
+
+
+class CallReceived(Event):
+    """A 911 call was answered and screened by a call taker."""
+
+    TIME_FIELD: ClassVar[str] = "received_at"
+
+    call_id: str = Field(min_length=1)
+    psap_id: str = Field(min_length=1, description="Public-safety answering point (call center).")
+    received_at: UtcDatetime
+    call_type: CallType
+    screening: Screening
+    location: Location
+    priority: int = Field(ge=1, le=5, description="1 (highest) to 5.")
+    narrative: str | None = Field(
+        default=None, description="Sensitive free text; never logged, never forwarded."
+    )
+
+
+class CallUpdated(Event):
+    """The CAD revised a call (new information from the caller)."""
+
+    TIME_FIELD: ClassVar[str] = "updated_at"
+
+    call_id: str = Field(min_length=1)
+    updated_at: UtcDatetime
+    call_type: CallType | None = None
+    screening: Screening | None = None
+    priority: int | None = Field(default=None, ge=1, le=5)
+    narrative: str | None = None
+
+
+class CallClosed(Event):
+    """The CAD closed a call."""
+
+    TIME_FIELD: ClassVar[str] = "closed_at"
+
+    call_id: str = Field(min_length=1)
+    closed_at: UtcDatetime
+    disposition: str = Field(min_length=1)
+
+
+# --- responders -------------------------------------------------------------------
+
+
+class UnitStatus(Event):
+    """A responder unit's availability changed."""
+
+    TIME_FIELD: ClassVar[str] = "occurred_at"
+
+    unit_id: str = Field(min_length=1)
+    team: str = Field(min_length=1)
+    agency_type: AgencyType
+    status: UnitState
+    occurred_at: UtcDatetime
+
+
+class DispatchAssigned(Event):
+    """A unit was assigned to a call."""
+
+    TIME_FIELD: ClassVar[str] = "assigned_at"
+
+    call_id: str = Field(min_length=1)
+    unit_id: str = Field(min_length=1)
+    team: str | None = None
+    agency_type: AgencyType
+    assigned_at: UtcDatetime
+
+
+class UnitEnRoute(Event):
+    """An assigned unit is travelling to the scene."""
+
+    TIME_FIELD: ClassVar[str] = "occurred_at"
+
+    call_id: str = Field(min_length=1)
+    unit_id: str = Field(min_length=1)
+    occurred_at: UtcDatetime
+
+
+class UnitOnScene(Event):
+    """An assigned unit arrived on scene."""
+
+    TIME_FIELD: ClassVar[str] = "occurred_at"
+
+    call_id: str = Field(min_length=1)
+    unit_id: str = Field(min_length=1)
+    occurred_at: UtcDatetime
+
+
+class UnitCleared(Event):
+    """A unit left the call, with the outcome of its involvement."""
+
+    TIME_FIELD: ClassVar[str] = "cleared_at"
+
+    call_id: str = Field(min_length=1)
+    unit_id: str = Field(min_length=1)
+    cleared_at: UtcDatetime
+    outcome: Outcome
+
+
+# --- the bus ----------------------------------------------------------------------
+
+
+class RoutingDecision(Event):
+    """Who should take a call, and why. A call's decisions form a chain; the last stands."""
+
+    TIME_FIELD: ClassVar[str] = "decided_at"
+
+    call_id: str = Field(min_length=1)
+    target: Target
+    team: str | None = None
+    model: str = Field(description="Dispatch model: 911-led, embedded-professional or external-hotline.")
+    policy_id: str
+    policy_version: str
+    reasons: list[str] = Field(default_factory=list)
+    fallback: bool = Field(
+        default=False,
+        description="True when an eligible call went elsewhere for lack of capacity, hours or an answer.",
+    )
+    decided_at: UtcDatetime = Field(
+        description="Event time of the triggering event: decisions never read the wall clock."
+    )
+    eligible: bool = Field(default=False, description="The call type is eligible for a non-police response.")
+    sequence: int = Field(default=0, ge=0, description="Position in the call's decision chain (0 = first).")
+    supersedes: UUID | None = Field(default=None, description="event_id of the decision this one replaces.")
+
+
+class HandoffRequested(Event):
+    """The bus asks an agency to take a call; carries only what that agency may see."""
+
+    TIME_FIELD: ClassVar[str] = "requested_at"
+
+    call_id: str = Field(min_length=1)
+    decision_id: UUID
+    agency: Target
+    team: str | None = None
+    requested_at: UtcDatetime
+    deadline_at: UtcDatetime | None = None
+    call_type: CallType
+    priority: int = Field(ge=1, le=5)
+    location: Location | None = None
+    caution_flags: list[str] = Field(default_factory=list)
+
+
+class HandoffAccepted(Event):
+    """The receiving agency took the call."""
+
+    TIME_FIELD: ClassVar[str] = "accepted_at"
+
+    call_id: str = Field(min_length=1)
+    handoff_id: UUID
+    agency: Target
+    accepted_at: UtcDatetime
+
+
+class HandoffDeclined(Event):
+    """The receiving agency refused the call, with a cause."""
+
+    TIME_FIELD: ClassVar[str] = "declined_at"
+
+    call_id: str = Field(min_length=1)
+    handoff_id: UUID
+    agency: Target
+    declined_at: UtcDatetime
+    reason: DeclineReason
+
+
+class HandoffTimedOut(Event):
+    """Nobody answered a handoff before its deadline."""
+
+    TIME_FIELD: ClassVar[str] = "timed_out_at"
+
+    call_id: str = Field(min_length=1)
+    handoff_id: UUID
+    agency: Target
+    timed_out_at: UtcDatetime
+    waited_seconds: float = Field(ge=0)
+
+
+class ConsultResult(Event):
+    """What a clinician or the hotline concluded."""
+
+    TIME_FIELD: ClassVar[str] = "completed_at"
+
+    call_id: str = Field(min_length=1)
+    handoff_id: UUID
+    agency: Target
+    result: ConsultResolution
+    completed_at: UtcDatetime
+
+
+class OutcomeFeedback(Event):
+    """What happened to a call, minimised for the call center that took it."""
+
+    TIME_FIELD: ClassVar[str] = "closed_at"
+
+    call_id: str = Field(min_length=1)
+    psap_id: str = Field(min_length=1)
+    closed_at: UtcDatetime
+    call_type: CallType
+    route: list[RouteHop] = Field(default_factory=list)
+    outcome_category: OutcomeCategory
+    police_needed: bool = False
+    seconds_to_on_scene: float | None = None
+    seconds_to_close: float | None = None
+
+
+class DeadLetter(Event):
+    """An input the bus could not process, kept with its reason and original bytes."""
+
+    TIME_FIELD: ClassVar[str] = "failed_at"
+
+    source_topic: str
+    source_partition: int = Field(ge=0)
+    source_offset: int = Field(ge=0)
+    consumer: str = Field(description="Agent or group that rejected the record.")
+    reason: str = Field(description="Short machine-readable cause, e.g. undecodable, schema_mismatch.")
+    detail: str = Field(default="", description="Validation error without field values.")
+    original_key: bytes | None = None
+    original_value: bytes | None = None
+    failed_at: UtcDatetime
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    CallReceived,
+    CallUpdated,
+    CallClosed,
+    UnitStatus,
+    DispatchAssigned,
+    UnitEnRoute,
+    UnitOnScene,
+    UnitCleared,
+    RoutingDecision,
+    HandoffRequested,
+    HandoffAccepted,
+    HandoffDeclined,
+    HandoffTimedOut,
+    ConsultResult,
+    OutcomeFeedback,
+    DeadLetter,
+)
+"""Every top-level event, in contract order."""
+
+EVENTS_BY_NAME: dict[str, type[Event]] = {cls.__name__: cls for cls in EVENT_TYPES}
