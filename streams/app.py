@@ -1,0 +1,101 @@
+"""The Faust application: topics from the catalogue, agents, web views.
+
+Records travel as raw bytes through Faust and are decoded by our own Avro
+serde inside the agents, so that a record that fails to decode goes to the
+dead-letter topic with its original bytes instead of stopping the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from . import catalogue, metrics
+from .catalogue import TopicSpec
+from .contract.events import Event
+from .contract.serde import AvroSerde, DecodeError, serde_from_settings
+from .deadletter import dead_letter
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bus:
+    """What every agent needs: settings, the serde and the catalogue's Faust topics."""
+
+    app: faust.App
+    settings: Settings
+    serde: AvroSerde
+    topics: dict[str, faust.TopicT] = field(default_factory=dict)
+
+    def topic(self, spec: TopicSpec) -> faust.TopicT:
+        """The Faust topic for a catalogue entry (raw bytes in and out)."""
+        if spec.name not in self.topics:
+            self.topics[spec.name] = self.app.topic(
+                spec.full_name(self.settings.topics),
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=spec.partition_count(self.settings.topics),
+                internal=False,
+            )
+        return self.topics[spec.name]
+
+    def decode(self, message: Any, spec: TopicSpec) -> Event:
+        """Decode a consumed record, checking that its type belongs on that topic."""
+        event = self.serde.decode(message.value)
+        if not isinstance(event, spec.value_types):
+            raise DecodeError(
+                "unexpected_type",
+                f"{type(event).__name__} does not belong on {spec.name} ({', '.join(spec.value_type_names)})",
+            )
+        metrics.EVENTS_CONSUMED.labels(spec.name, type(event).__name__).inc()
+        return event
+
+    async def send(self, spec: TopicSpec, key: str, event: Event) -> None:
+        """Encode and produce ``event`` on a catalogue topic."""
+        name = spec.full_name(self.settings.topics)
+        await self.topic(spec).send(key=key.encode(), value=self.serde.encode(event, name))
+
+    async def reject(self, message: Any, spec: TopicSpec, consumer: str, error: DecodeError) -> None:
+        """Send a record that could not be processed to the dead-letter topic."""
+        letter = dead_letter(
+            source_topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            consumer=consumer,
+            reason=error.reason,
+            detail=error.detail,
+            key=message.key,
+            value=message.value,
+        )
+        metrics.DEAD_LETTERS.labels(spec.name, error.reason).inc()
+        log.warning(
+            "dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset, error.reason
+        )
+        key = message.key.decode(errors="replace") if message.key else ""
+        await self.send(catalogue.DEAD_LETTER, key, letter)
+
+
+def create_app(settings: Settings, **agent_options: Any) -> Bus:
+    """Build the Faust app and register every agent and web view."""
+    from .agents import register_all
+
+    app = faust.App(**settings.faust_config(), topic_partitions=catalogue.CALL_PARTITIONS)
+    app.fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms  # read by dispatchbus.transport
+    bus = Bus(app, settings, serde_from_settings(settings))
+    for spec in catalogue.CATALOGUE:
+        bus.topic(spec)
+
+    @app.page("/metrics")
+    async def metrics_view(web: Any, request: Any) -> Any:
+        return web.bytes(metrics.render(), content_type=CONTENT_TYPE_LATEST)
+
+    register_all(bus, **agent_options)
+    return bus

@@ -1,0 +1,41 @@
+"""`dispatchbus topics create|list|describe`: the catalogue on the broker."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..admin import create_topics, describe_topics
+from ..catalogue import CATALOGUE
+from .common import add_connection_args, settings_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("topics", help="create, list or describe the catalogue's topics")
+    p.add_argument("action", choices=["create", "list", "describe"])
+    add_connection_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    if args.action == "list":
+        for spec in CATALOGUE:
+            print(spec.full_name(settings.topics))
+        return 0
+    if args.action == "create":
+        created = create_topics(settings)
+        for name in created:
+            print(f"created {name}")
+        print(f"{len(created)} created, {len(CATALOGUE) - len(created)} already present")
+        return 0
+    missing = 0
+    for state in describe_topics(settings):
+        spec = state.spec
+        have = "missing" if state.partitions is None else f"{state.partitions} partitions"
+        missing += state.partitions is None
+        flags = " RESTRICTED" if spec.restricted else ""
+        print(f"{state.name}  ({have}; catalogue {spec.partition_count(settings.topics)}){flags}")
+        print(f"    key: {spec.key}; values: {', '.join(spec.value_type_names)}")
+        print(f"    producers: {', '.join(spec.producers)}; consumers: {', '.join(spec.consumers)}")
+        print(f"    {spec.description}")
+    return 1 if missing else 0

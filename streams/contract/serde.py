@@ -1,0 +1,153 @@
+"""Avro in the Confluent wire format (magic byte 0, 4-byte schema id, Avro body).
+
+Two schema-id resolvers share one codec:
+
+* :class:`ContractIds` (no registry configured): ids derived from the committed
+  contract, so every process with the same contract agrees without a server;
+* :class:`RegistryIds`: a real Confluent-compatible Schema Registry through
+  confluent-kafka's client, subjects named ``<topic>-<record fullname>``
+  (TopicRecordNameStrategy, since several record types share a topic).
+
+Decoding resolves the writer's schema against the current reader schema and
+validates the result with the pydantic model; every failure raises
+:class:`DecodeError` with a short reason code and a value-free detail.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import fastavro
+from pydantic import ValidationError
+
+from .events import NAMESPACE, Event
+from .jsonlines import describe_validation_error
+from .schemas import SchemaVersion, _parse, current_versions, event_class, released_versions
+
+MAGIC = 0
+_HEADER = struct.Struct(">bI")
+
+
+@dataclass
+class DecodeError(Exception):
+    """A record that cannot become a contract event; ``reason`` is a short code."""
+
+    reason: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
+
+
+class SchemaIds(Protocol):
+    """Maps record schemas to wire-format ids and back."""
+
+    def id_for(self, topic: str, record: str) -> int: ...
+
+    def writer_for(self, schema_id: int) -> tuple[str, Any]:
+        """(record short name, parsed writer schema) for an id."""
+        ...
+
+
+class ContractIds:
+    """Schema ids from the committed contract (current and every released version)."""
+
+    def __init__(self) -> None:
+        self._current = current_versions()
+        self._by_id: dict[int, SchemaVersion] = {}
+        for version in (*released_versions(), *self._current.values()):
+            self._by_id[version.schema_id] = version
+        self._ids = {name: v.schema_id for name, v in self._current.items()}
+
+    def id_for(self, topic: str, record: str) -> int:
+        return self._ids[record]
+
+    def writer_for(self, schema_id: int) -> tuple[str, Any]:
+        try:
+            version = self._by_id[schema_id]
+        except KeyError:
+            raise DecodeError("unknown_schema", f"schema id {schema_id} is not in the contract") from None
+        return version.name, version.parsed
+
+
+class RegistryIds:
+    """Schema ids from a Confluent-compatible Schema Registry (registered on first use)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._current = current_versions()
+        self._ids: dict[tuple[str, str], int] = {}
+        self._writers: dict[int, tuple[str, Any]] = {}
+
+    @classmethod
+    def from_url(cls, conf: dict[str, Any]) -> RegistryIds:
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        return cls(SchemaRegistryClient(conf))
+
+    def id_for(self, topic: str, record: str) -> int:
+        key = (topic, record)
+        if key not in self._ids:
+            from confluent_kafka.schema_registry import Schema
+
+            subject = f"{topic}-{NAMESPACE}.{record}"
+            self._ids[key] = self._client.register_schema(subject, Schema(self._current[record].text, "AVRO"))
+        return self._ids[key]
+
+    def writer_for(self, schema_id: int) -> tuple[str, Any]:
+        if schema_id not in self._writers:
+            try:
+                schema = self._client.get_schema(schema_id)
+            except Exception as exc:  # the client raises SchemaRegistryError or transport errors
+                raise DecodeError("unknown_schema", f"schema id {schema_id}: {type(exc).__name__}") from None
+            raw = json.loads(schema.schema_str)
+            self._writers[schema_id] = (raw["name"].rsplit(".", 1)[-1], _parse(schema.schema_str))
+        return self._writers[schema_id]
+
+
+class AvroSerde:
+    """Encode contract events to Confluent-framed Avro and back."""
+
+    def __init__(self, ids: SchemaIds) -> None:
+        self._ids = ids
+        self._readers = {name: v.parsed for name, v in current_versions().items()}
+
+    def encode(self, event: Event, topic: str) -> bytes:
+        """Serialize ``event`` for ``topic`` (the topic matters only to a registry)."""
+        name = type(event).__name__
+        buf = io.BytesIO()
+        buf.write(_HEADER.pack(MAGIC, self._ids.id_for(topic, name)))
+        fastavro.schemaless_writer(buf, self._readers[name], event.model_dump())
+        return buf.getvalue()
+
+    def decode(self, data: bytes | None) -> Event:
+        """Deserialize one record value, or raise :class:`DecodeError`."""
+        if not data:
+            raise DecodeError("empty", "record has no value")
+        if len(data) < _HEADER.size or data[0] != MAGIC:
+            raise DecodeError("undecodable", "not in the Confluent Avro wire format (magic byte 0)")
+        _, schema_id = _HEADER.unpack_from(data)
+        name, writer = self._ids.writer_for(schema_id)
+        reader = self._readers.get(name)
+        if reader is None:
+            raise DecodeError("unknown_record", f"record {name} is not in the current contract")
+        try:
+            body = fastavro.schemaless_reader(io.BytesIO(data[_HEADER.size:]), writer, reader)
+        except Exception as exc:  # fastavro raises many types for corrupt bodies
+            raise DecodeError("schema_mismatch", f"{name}: {type(exc).__name__}") from None
+        try:
+            return event_class(name).model_validate(body)
+        except ValidationError as exc:
+            fields = "; ".join(f"{f}: {m}" for f, m in describe_validation_error(exc))
+            raise DecodeError("invalid_event", f"{name}: {fields}") from None
+
+
+def serde_from_settings(settings: Any) -> AvroSerde:
+    """The serde that ``settings`` asks for: a Schema Registry when a URL is set."""
+    if settings.schema_registry.url:
+        return AvroSerde(RegistryIds.from_url(settings.schema_registry.client_config()))
+    return AvroSerde(ContractIds())

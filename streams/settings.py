@@ -1,0 +1,145 @@
+"""One settings model for every process, rendered to librdkafka and Faust configs.
+
+Environment variables use the prefix ``DISPATCHBUS_`` and ``__`` for nesting,
+e.g. ``DISPATCHBUS_KAFKA__BOOTSTRAP_SERVERS=broker:9092`` or
+``DISPATCHBUS_SCHEMA_REGISTRY__URL=http://registry:8081``. Nothing else in the
+code reads ``os.environ`` for configuration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseModel):
+    """How to reach the brokers, and client tuning shared by every process."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: Path | None = None
+    client_id: str = "dispatchbus"
+    session_timeout_s: float = Field(
+        default=10.0, gt=0, description="Consumer group session timeout; joins wait about half of it on tansu."
+    )
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=1,
+        description="Longest a fetch may wait for data; use ~10 ms on the embedded broker, "
+        "which always waits about half of it.",
+    )
+    linger_ms: int = Field(default=5, ge=0)
+    replication_factor: int = Field(default=1, ge=1, description="For topics created from the catalogue.")
+
+    def common_config(self) -> dict[str, Any]:
+        """librdkafka properties every client shares."""
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+            "client.id": self.client_id,
+        }
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+            conf["sasl.username"] = self.sasl_username or ""
+            conf["sasl.password"] = self.sasl_password.get_secret_value() if self.sasl_password else ""
+        if self.ssl_ca_location:
+            conf["ssl.ca.location"] = str(self.ssl_ca_location)
+        return conf
+
+    def producer_config(self) -> dict[str, Any]:
+        """librdkafka producer config: idempotent, all replicas acknowledge."""
+        return {
+            **self.common_config(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": self.linger_ms,
+        }
+
+    def consumer_config(self, group_id: str, *, from_beginning: bool = True) -> dict[str, Any]:
+        """librdkafka consumer config; topics are never auto-created by clients."""
+        return {
+            **self.common_config(),
+            "group.id": group_id,
+            "auto.offset.reset": "earliest" if from_beginning else "latest",
+            "enable.auto.commit": False,
+            "allow.auto.create.topics": False,
+            "session.timeout.ms": int(self.session_timeout_s * 1000),
+            "heartbeat.interval.ms": int(self.heartbeat_interval_s * 1000),
+            "fetch.wait.max.ms": self.fetch_max_wait_ms,
+        }
+
+    def admin_config(self) -> dict[str, Any]:
+        """librdkafka admin client config."""
+        return self.common_config()
+
+
+class SchemaRegistrySettings(BaseModel):
+    """Confluent-compatible Schema Registry; without a URL, ids come from the committed contract."""
+
+    url: str | None = None
+    basic_auth_user_info: SecretStr | None = None
+
+    def client_config(self) -> dict[str, Any]:
+        """Config for confluent_kafka.schema_registry.SchemaRegistryClient."""
+        conf: dict[str, Any] = {"url": self.url}
+        if self.basic_auth_user_info:
+            conf["basic.auth.user.info"] = self.basic_auth_user_info.get_secret_value()
+        return conf
+
+
+class TopicSettings(BaseModel):
+    """Naming and sizing of the catalogue's topics."""
+
+    prefix: str = Field(default="dispatchbus.", description="Prepended to every catalogue topic name.")
+    partitions: int | None = Field(default=None, ge=1, description="Override every topic's partition count.")
+
+
+class WorkerSettings(BaseModel):
+    """The Faust worker."""
+
+    app_id: str = "dispatchbus"
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    data_dir: Path = Path(".run/worker")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    policy_file: Path | None = Field(default=None, description="Routing policy; default: the reference 911-led policy.")
+
+
+class Settings(BaseSettings):
+    """Every setting of every dispatchbus process."""
+
+    model_config = SettingsConfigDict(env_prefix="DISPATCHBUS_", env_nested_delimiter="__", extra="ignore")
+
+    kafka: KafkaSettings = KafkaSettings()
+    schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
+    topics: TopicSettings = TopicSettings()
+    worker: WorkerSettings = WorkerSettings()
+
+    def faust_config(self) -> dict[str, Any]:
+        """Keyword arguments for faust.App."""
+        k = self.kafka
+        return {
+            "id": self.worker.app_id,
+            "broker": [f"dispatchbus://{server.strip()}" for server in k.bootstrap_servers.split(",")],
+            "broker_client_id": k.client_id,
+            "broker_session_timeout": k.session_timeout_s,
+            "broker_heartbeat_interval": k.heartbeat_interval_s,
+            "topic_replication_factor": k.replication_factor,
+            "topic_allow_declare": True,
+            "topic_disable_leader": True,
+            "consumer_auto_offset_reset": "earliest",
+            "producer_acks": -1,
+            "producer_linger": k.linger_ms / 1000.0,
+            "datadir": str(self.worker.data_dir),
+            "web_host": self.worker.web_host,
+            "web_port": self.worker.web_port,
+            "web_enabled": True,
+            "store": "memory://",
+        }
