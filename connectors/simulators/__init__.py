@@ -1,0 +1,1 @@
+"""Agency simulators that speak only Kafka topics and the event contract."""
