@@ -122,6 +122,22 @@ class Settings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     worker: WorkerSettings = WorkerSettings()
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as DISPATCHBUS_* environment variables (for child processes)."""
+        env: dict[str, str] = {}
+
+        def walk(prefix: str, model: BaseModel) -> None:
+            for name in type(model).model_fields:
+                value = getattr(model, name)
+                key = f"{prefix}{name.upper()}"
+                if isinstance(value, BaseModel):
+                    walk(key + "__", value)
+                elif value is not None:
+                    env[key] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+        walk("DISPATCHBUS_", self)
+        return env
+
     def faust_config(self) -> dict[str, Any]:
         """Keyword arguments for faust.App."""
         k = self.kafka

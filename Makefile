@@ -1,0 +1,42 @@
+# dispatchbus: `make demo` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_ARGS ?= --duration 60
+
+.PHONY: venv test demo bench schemas check-generated lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit("dispatchbus needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## Run the whole test suite (starts its own embedded broker).
+test: venv
+	$(BIN)/python -m pytest
+
+## Run the bus with simulated agencies on the embedded broker.
+demo: venv
+	$(BIN)/dispatchbus demo $(DEMO_ARGS)
+
+## Throughput and latency benchmark on the embedded broker.
+bench: venv
+	$(BIN)/python -m dispatchbus.bench
+
+## Regenerate the Avro schemas from the models.
+schemas: venv
+	$(BIN)/dispatchbus schemas generate
+
+lock: venv
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	( sed -n 1,2p requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -vi '^dispatchbus' ) > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache

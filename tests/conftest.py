@@ -1,0 +1,69 @@
+"""Shared fixtures: one embedded broker per test session, unique topic prefixes per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dispatchbus.admin import create_topics
+from dispatchbus.broker import EmbeddedBroker, free_port
+from dispatchbus.settings import KafkaSettings, Settings, TopicSettings, WorkerSettings
+
+from .support.worker import WorkerProcess
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """The embedded Kafka-protocol broker, started once per test session."""
+    log = tmp_path_factory.mktemp("broker") / "broker.log"
+    with EmbeddedBroker(log_file=log) as running:
+        yield running
+
+
+def make_settings(bootstrap: str, data_dir: Path, prefix: str | None = None) -> Settings:
+    """Settings for one test: short fetch wait and session timeout for the embedded broker."""
+    prefix = prefix or f"t{uuid.uuid4().hex[:10]}."
+    return Settings(
+        kafka=KafkaSettings(
+            bootstrap_servers=bootstrap,
+            fetch_max_wait_ms=10,
+            session_timeout_s=6,
+            client_id=f"test-{prefix.rstrip('.')}",
+        ),
+        topics=TopicSettings(prefix=prefix),
+        worker=WorkerSettings(
+            app_id=f"dispatchbus-{prefix.rstrip('.')}",
+            web_port=free_port(),
+            data_dir=data_dir / "worker",
+            log_level="info",
+        ),
+    )
+
+
+@pytest.fixture
+def bus_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+    """Settings with a unique topic prefix; the catalogue's topics already exist."""
+    settings = make_settings(broker.bootstrap_servers, tmp_path)
+    create_topics(settings)
+    return settings
+
+
+@pytest.fixture
+def start_worker(bus_settings: Settings, tmp_path: Path) -> Iterator:
+    """Factory starting `dispatchbus worker` subprocesses; all are stopped at teardown."""
+    started: list[WorkerProcess] = []
+
+    def start(*extra_args: str, settings: Settings | None = None, wait: bool = True) -> WorkerProcess:
+        worker = WorkerProcess(settings or bus_settings, tmp_path / f"worker-{len(started)}.log", extra_args)
+        started.append(worker)
+        worker.start()
+        if wait:
+            worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
