@@ -290,7 +290,8 @@ class HandoffRequested(Event):
     deadline_at: UtcDatetime | None = None
     call_type: CallType
     priority: int = Field(ge=1, le=5)
-    location: Location | None = None
+    location: Location | None = Field(default=None, description="Exact location, for agencies allowed it.")
+    zone: str | None = Field(default=None, description="Dispatch zone of the call.")
     caution_flags: list[str] = Field(default_factory=list)
 
 
