@@ -31,7 +31,8 @@ def _to_utc_millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-def _iso_utc(value: datetime) -> str:
+def iso_utc(value: datetime) -> str:
+    """``2026-05-04T18:00:00Z`` (milliseconds only when set)."""
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         text += f".{value.microsecond // 1000:03d}"
@@ -41,7 +42,7 @@ def _iso_utc(value: datetime) -> str:
 UtcDatetime = Annotated[
     AwareDatetime,
     AfterValidator(_to_utc_millis),
-    PlainSerializer(_iso_utc, return_type=str, when_used="json"),
+    PlainSerializer(iso_utc, return_type=str, when_used="json"),
 ]
 """A UTC timestamp at millisecond precision; JSON form ``2026-05-04T18:00:00Z``."""
 

@@ -1,0 +1,143 @@
+"""A call's timeline: every hop, who holds the call now, its status and its pending handoff.
+
+Stored per ``call_id`` in a changelogged Faust table as plain JSON. It keeps a
+copy of the call without its narrative (needed to re-route) and never any
+other free text, so the views built from it are safe to show supervisors.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..contract.events import CallReceived, RoutingDecision, UtcDatetime, iso_utc
+
+Status = Literal[
+    "unrouted",  # replies or activity arrived before the call itself
+    "waiting",  # a handoff is requested and not yet answered
+    "accepted",  # the receiving agency took it
+    "dispatched",
+    "en_route",
+    "on_scene",
+    "resolved_by_phone",
+    "cleared",
+    "closed",
+]
+
+ENDED: frozenset[str] = frozenset({"resolved_by_phone", "cleared", "closed"})
+
+SEEN_LIMIT = 256
+"""How many processed event ids a timeline remembers for dropping redelivered copies."""
+
+
+class Hop(BaseModel):
+    """One step in a call's history (no free text: ``detail`` is a code or a category)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    at: UtcDatetime
+    agency: str | None = None
+    team: str | None = None
+    unit_id: str | None = None
+    detail: str | None = None
+    event_id: UUID
+    late: bool = False
+
+
+class PendingHandoff(BaseModel):
+    """A handoff waiting for its agency's answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    handoff_id: UUID
+    decision_id: UUID
+    agency: str
+    team: str | None = None
+    requested_at: UtcDatetime
+    deadline_at: UtcDatetime | None = None
+    attempt: int = 0
+
+
+class Timeline(BaseModel):
+    """Everything the bus knows about one call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str
+    call: CallReceived | None = None
+    status: Status = "unrouted"
+    holder: str | None = None
+    holder_team: str | None = None
+    decisions: list[RoutingDecision] = Field(default_factory=list)
+    pending: PendingHandoff | None = None
+    accepted_handoff: UUID | None = None
+    hops: list[Hop] = Field(default_factory=list)
+    seen: list[str] = Field(default_factory=list)
+    accepted_at: UtcDatetime | None = None
+    dispatched_at: UtcDatetime | None = None
+    on_scene_at: UtcDatetime | None = None
+    ended_at: UtcDatetime | None = None
+    outcome: str | None = None
+    police_needed: bool = False
+    feedback_sent: bool = False
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED
+
+    @property
+    def last_decision(self) -> RoutingDecision | None:
+        return self.decisions[-1] if self.decisions else None
+
+    def has_seen(self, event_id: UUID) -> bool:
+        return str(event_id) in self.seen
+
+    def mark_seen(self, event_id: UUID) -> None:
+        self.seen.append(str(event_id))
+        if len(self.seen) > SEEN_LIMIT:
+            del self.seen[: len(self.seen) - SEEN_LIMIT]
+
+    def waited_seconds(self, now: datetime) -> float | None:
+        """How long the pending handoff has waited at ``now`` (None: nothing pending)."""
+        if self.pending is None:
+            return None
+        return max(0.0, (now - self.pending.requested_at).total_seconds())
+
+    def view(self, now: datetime) -> dict:
+        """The supervisor's JSON view: no narrative, no personal fields."""
+        call = self.call
+        last = self.last_decision
+        return {
+            "call_id": self.call_id,
+            "psap_id": call.psap_id if call else None,
+            "call_type": call.call_type if call else None,
+            "priority": call.priority if call else None,
+            "zone": call.location.zone if call else None,
+            "received_at": iso_utc(call.received_at) if call else None,
+            "status": self.status,
+            "holder": self.holder,
+            "holder_team": self.holder_team,
+            "model": last.model if last else None,
+            "policy": f"{last.policy_id} {last.policy_version}" if last else None,
+            "waiting_seconds": self.waited_seconds(now),
+            "deadline_at": iso_utc(self.pending.deadline_at) if self.pending and self.pending.deadline_at else None,
+            "outcome": self.outcome,
+            "police_needed": self.police_needed,
+            "decisions": [
+                {
+                    "sequence": d.sequence,
+                    "target": d.target,
+                    "team": d.team,
+                    "fallback": d.fallback,
+                    "reasons": list(d.reasons),
+                    "decided_at": iso_utc(d.decided_at),
+                }
+                for d in self.decisions
+            ],
+            "hops": [h.model_dump(mode="json", exclude={"event_id"}) for h in self.hops],
+        }
+
