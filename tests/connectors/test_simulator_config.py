@@ -19,10 +19,8 @@ from dispatchbus.connectors.simulators.config import (
     load_config,
 )
 
-BEHAVIOURAL = ("mental_health", "suicidal_ideation", "substance_use", "welfare_check")
-MEDIATION = (
-    "neighbor_dispute", "family_dispute", "noise_complaint", "juvenile_complaint", "loitering", "disorderly_conduct",
-)
+BEHAVIOURAL = ("mental_health", "suicidal_ideation", "substance_use", "intoxicated_person", "welfare_check")
+MEDIATION = ("neighbor_dispute", "family_dispute", "noise_complaint", "youth_truancy", "disturbance")
 
 
 def test_default_config_carries_the_public_figures():
