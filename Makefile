@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_ARGS ?= --duration 60
 
-.PHONY: venv test demo bench schemas check-generated lock clean
+.PHONY: venv test demo bench schemas deploy-files check-generated lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit("dispatchbus needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
@@ -32,6 +32,15 @@ bench: venv
 ## Regenerate the Avro schemas from the models.
 schemas: venv
 	$(BIN)/dispatchbus schemas generate
+
+## Regenerate Kafka Connect configs, deploy/TOPICS.md and deploy/acls.md from the catalogue.
+deploy-files: venv
+	$(BIN)/python -m dispatchbus.deployment
+
+## Fail when a generated file (Avro schemas, deployment files) is out of date.
+check-generated: venv
+	$(BIN)/dispatchbus schemas check
+	$(BIN)/python -m dispatchbus.deployment --check
 
 lock: venv
 	$(BIN)/python -m pip install --quiet -e '.[test]'
