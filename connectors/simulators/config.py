@@ -565,7 +565,10 @@ def load_config(path: str | Path | None = None) -> SimulatorConfig:
         return SimulatorConfig.model_validate(data)
     except ValidationError as exc:
         lines = []
-        for err in exc.errors(include_input=False, include_url=False):
+        errors = exc.errors(include_input=False, include_url=False)
+        for err in errors:
             file, line = _locate(sources, err["loc"])
             lines.append(f"{file}:{line}: field '{_field_name(err['loc'])}': {err['msg']}")
+        if any(err["type"] == "missing" and len(err["loc"]) == 1 for err in errors):
+            lines.append("hint: start the file with 'extends: default.yaml' to override only some settings")
         raise ConfigError("\n".join(lines)) from None

@@ -159,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.topic_prefix is not None:
         settings.topics.prefix = args.topic_prefix
     if not args.no_create_topics:
-        created = create_topics(settings)
+        try:
+            created = create_topics(settings)
+        except Exception as exc:  # confluent-kafka raises KafkaException or times out
+            print(f"{prog}: cannot create topics on {settings.kafka.bootstrap_servers}: {exc}", file=sys.stderr)
+            return 1
         if created:
             log.info("created %d topics", len(created))
 
