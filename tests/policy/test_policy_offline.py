@@ -1,0 +1,167 @@
+"""Offline routing of JSON lines and the synthetic traffic generator."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from datetime import datetime
+
+import pytest
+from policy_helpers import local, make_call, make_status
+
+from dispatchbus.contract.events import CallReceived, UnitStatus
+from dispatchbus.contract.jsonlines import parse_line, to_json_line
+from dispatchbus.policy import AvailabilityBook, decide, load_reference_policy
+from dispatchbus.policy import offline
+from dispatchbus.policy.offline import route_bytes, route_file
+from dispatchbus.policy.synthetic import CALL_MIX, synthetic_events, synthetic_lines, write_synthetic
+
+POLICY = load_reference_policy("911-led")
+
+
+def run_bytes(data: bytes, policy=POLICY, **options):
+    out: list[str] = []
+    errors: list = []
+    stats = route_bytes(policy, data, source="in.jsonl", write=out.append, report=errors.append, **options)
+    return "".join(out).splitlines(), [str(e) for e in errors], stats
+
+
+def expected(events, policy=POLICY) -> list[str]:
+    book = AvailabilityBook()
+    for event in events:
+        if isinstance(event, UnitStatus):
+            book.record(event)
+    return [to_json_line(decide(policy, e, book)) for e in events if isinstance(e, CallReceived)]
+
+
+def test_status_later_in_file_but_earlier_in_time_counts():
+    call = make_call("welfare_check", local("2026-05-04T10:00"))
+    late_statuses = [
+        make_status("CRT-1", "busy", local("2026-05-04T09:00")),
+        make_status("CRT-2", "busy", local("2026-05-04T09:30")),
+    ]
+    lines, errors, stats = run_bytes("\n".join(to_json_line(e) for e in [call, *late_statuses]).encode())
+    assert errors == [] and (stats.calls, stats.statuses) == (1, 2)
+    (decision,) = [json.loads(line) for line in lines]
+    assert decision["target"] == "police" and decision["fallback"] is True
+
+
+def test_output_follows_input_order_not_time_order():
+    calls = [make_call("mental_health", local(f"2026-05-04T1{h}:00")) for h in (5, 1, 3)]
+    lines, _, _ = run_bytes("\n".join(to_json_line(c) for c in calls).encode())
+    assert [json.loads(line)["call_id"] for line in lines] == [c.call_id for c in calls]
+
+
+def test_bad_lines_are_reported_and_the_rest_processed():
+    good = [make_call("mental_health", local("2026-05-04T10:00")), make_call("burglary", local("2026-05-04T10:01"))]
+    bad_call = json.loads(to_json_line(good[0]))
+    bad_call["priority"] = 9
+    bad_status = json.loads(to_json_line(make_status("CRT-1", "busy", local("2026-05-04T09:00"))))
+    bad_status["status"] = "lunch"
+    text = "\n".join(
+        [
+            to_json_line(good[0]),
+            "{not json",
+            json.dumps(bad_call),
+            "",
+            json.dumps(bad_status),
+            '{"type": "Nope"}',
+            to_json_line(good[1]),
+        ]
+    )
+    lines, errors, stats = run_bytes(text.encode())
+    assert [json.loads(line)["call_id"] for line in lines] == [c.call_id for c in good]
+    assert stats.bad_lines == 4
+    assert errors[0].startswith("in.jsonl:2: not valid JSON")
+    assert errors[1] == "in.jsonl:3: field 'priority': Input should be less than or equal to 5"
+    assert errors[2].startswith("in.jsonl:5: field 'status': Input should be 'available', 'busy' or 'out_of_service'")
+    assert errors[3] == "in.jsonl:6: field 'type': unknown event type 'Nope'"
+
+
+def test_other_event_types_are_counted_not_routed():
+    call = make_call("mental_health", local("2026-05-04T10:00"))
+    closed = {"type": "CallClosed", "event_id": "00000000-0000-4000-8000-000000000001", "call_id": call.call_id,
+              "closed_at": "2026-05-04T11:00:00Z", "disposition": "done"}
+    lines, errors, stats = run_bytes((to_json_line(call) + "\n" + json.dumps(closed) + "\n").encode())
+    assert len(lines) == 1 and errors == []
+    assert stats.ignored == Counter({"CallClosed": 1})
+
+
+def test_invalid_utf8_is_a_line_error():
+    call = make_call("mental_health", local("2026-05-04T10:00"))
+    data = to_json_line(call).encode() + b"\n" + b'{"type": "\xff"}\n' + to_json_line(call).encode()
+    lines, errors, _ = run_bytes(data)
+    assert len(lines) == 2
+    assert errors == ["in.jsonl:2: not valid UTF-8 text (invalid start byte)"]
+
+
+def test_non_canonical_inputs_give_canonical_output():
+    call = make_call("mental_health", local("2026-05-04T10:00"))
+    obj = json.loads(to_json_line(call))
+    variants = [
+        {**obj, "received_at": "2026-05-04T10:00:00-04:00"},
+        {**obj, "received_at": "2026-05-04T14:00:00.000Z"},
+        {**obj, "received_at": "2026-05-04T14:00:00.123456Z"},
+        {**obj, "event_id": obj["event_id"].upper()},
+        {**obj, "event_id": obj["event_id"].replace("-", "")},
+        {**obj, "call_id": "Zoë \u2028 \"quoted\""},
+    ]
+    lines, errors, _ = run_bytes("\n".join(json.dumps(v, ensure_ascii=False) for v in variants).encode())
+    assert errors == []
+    assert lines == [to_json_line(decide(POLICY, parse_line(json.dumps(v)), AvailabilityBook())) for v in variants]
+
+
+def test_route_file_matches_route_bytes(tmp_path):
+    path = tmp_path / "calls.jsonl"
+    with path.open("w") as stream:
+        write_synthetic(stream, 300, seed=3)
+    out: list[str] = []
+    stats = route_file(POLICY, path, write=out.append, report=pytest.fail)
+    lines, _, _ = run_bytes(path.read_bytes())
+    assert "".join(out).splitlines() == lines and stats.calls == 300
+
+
+@pytest.mark.parametrize("model", ["911-led", "embedded-professional", "external-hotline"])
+def test_synthetic_traffic_routes_like_decide(model):
+    policy = load_reference_policy(model)
+    events = list(synthetic_events(400, seed=11))
+    lines, errors, stats = run_bytes(("\n".join(synthetic_lines(400, seed=11)) + "\n").encode(), policy)
+    assert errors == [] and stats.calls == 400
+    assert lines == expected(events, policy)
+
+
+def test_parallel_workers_give_the_same_output(monkeypatch):
+    monkeypatch.setattr(offline, "PARALLEL_MIN_LINES", 0)
+    data = ("\n".join(synthetic_lines(500, seed=5)) + "\n{oops\n").encode()
+    serial = run_bytes(data, chunk_lines=37)
+    parallel = run_bytes(data, jobs=2, chunk_lines=37)
+    assert serial[0] == parallel[0] and serial[1] == parallel[1]
+    assert len(serial[0]) == 500 and len(serial[1]) == 1
+
+
+def test_synthetic_is_deterministic_and_realistic():
+    lines = list(synthetic_lines(3000, seed=9))
+    assert lines == list(synthetic_lines(3000, seed=9))
+    assert lines != list(synthetic_lines(3000, seed=10))
+    events = [parse_line(line) for line in lines[:200]]
+    assert [to_json_line(e) for e in events] == lines[:200]  # already in the contract's JSON form
+    objs = [json.loads(line) for line in lines]
+    calls = [o for o in objs if o["type"] == "CallReceived"]
+    statuses = [o for o in objs if o["type"] == "UnitStatus"]
+    assert len(calls) == 3000
+    times = [datetime.fromisoformat(o.get("received_at") or o.get("occurred_at")) for o in objs]
+    assert times == sorted(times)
+    mix = Counter(c["call_type"] for c in calls)
+    behavioural = sum(mix[t] for t in ("mental_health", "welfare_check", "intoxicated_person",
+                                        "suicidal_ideation", "substance_use", "homelessness"))
+    assert 0.15 < behavioural / 3000 < 0.25
+    assert mix["fire"] > 0 and mix["medical"] > 0
+    assert set(mix) <= {t for t, _ in CALL_MIX}
+    hours = (len(calls) / 2400) * 24
+    assert 1 <= len(statuses) / hours <= 10  # a few status changes an hour
+
+
+def test_write_synthetic_counts_lines():
+    stream = io.StringIO()
+    assert write_synthetic(stream, 50, seed=1) == len(stream.getvalue().splitlines())
