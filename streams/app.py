@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -32,6 +33,10 @@ class Bus:
     settings: Settings
     serde: AvroSerde
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
+    call_ended_hooks: list[Callable[[Any, Event], Awaitable[None]]] = field(default_factory=list)
+    policy: Any = None
+    calls_table: Any = None
+    units_table: Any = None
 
     def topic(self, spec: TopicSpec) -> faust.TopicT:
         """The Faust topic for a catalogue entry (raw bytes in and out)."""
@@ -62,6 +67,11 @@ class Bus:
         """Encode and produce ``event`` on a catalogue topic."""
         name = spec.full_name(self.settings.topics)
         await self.topic(spec).send(key=key.encode(), value=self.serde.encode(event, name))
+
+    async def on_call_ended(self, timeline: Any, event: Event) -> None:
+        """Run every hook registered for the end of a call (feedback to the call center)."""
+        for hook in self.call_ended_hooks:
+            await hook(timeline, event)
 
     async def reject(self, message: Any, spec: TopicSpec, consumer: str, error: DecodeError) -> None:
         """Send a record that could not be processed to the dead-letter topic."""
@@ -95,7 +105,8 @@ def create_app(settings: Settings, **agent_options: Any) -> Bus:
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
-        return web.bytes(metrics.render(), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset in content_type; the exposition format is UTF-8 by definition.
+        return web.bytes(metrics.render(), content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4")
 
     register_all(bus, **agent_options)
     return bus

@@ -58,6 +58,9 @@ class KafkaSettings(BaseModel):
         return {
             **self.common_config(),
             "enable.idempotence": True,
+            # The Java client's partitioner (also aiokafka's, so Faust's): a call's events
+            # land on the same partition number whoever produced them.
+            "partitioner": "murmur2_random",
             "acks": "all",
             "linger.ms": self.linger_ms,
         }
@@ -109,7 +112,16 @@ class WorkerSettings(BaseModel):
     web_port: int = Field(default=6066, ge=0, le=65535)
     data_dir: Path = Path(".run/worker")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    policy_file: Path | None = Field(default=None, description="Routing policy; default: the reference 911-led policy.")
+    policy_file: Path | None = Field(default=None, description="Routing policy file; reloaded when it changes.")
+    policy_model: Literal["911-led", "embedded-professional", "external-hotline"] = Field(
+        default="911-led", description="Reference policy to use when no policy file is set."
+    )
+    timer_interval_s: float = Field(default=1.0, gt=0, description="How often handoff deadlines are checked.")
+    clock: Literal["wall", "event-time"] = Field(
+        default="wall",
+        description="What handoff deadlines are compared with: the wall clock (live), or the latest event "
+        "time seen (simulations and replays whose event times run faster than real time).",
+    )
 
 
 class Settings(BaseSettings):
@@ -158,4 +170,7 @@ class Settings(BaseSettings):
             "web_port": self.worker.web_port,
             "web_enabled": True,
             "store": "memory://",
+            # Tables (call timelines, unit histories) hold JSON; topics declare raw bytes explicitly.
+            "key_serializer": "json",
+            "value_serializer": "json",
         }

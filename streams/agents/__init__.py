@@ -7,6 +7,6 @@ from typing import Any
 
 def register_all(bus: Any, **options: Any) -> None:
     """Register every agent on ``bus.app``."""
-    from . import routing
+    from . import lifecycle
 
-    routing.register(bus, **options)
+    lifecycle.register(bus, **options)

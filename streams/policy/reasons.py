@@ -24,6 +24,10 @@ FALLBACK_NO_UNIT_AVAILABLE = "fallback.no_unit_available"
 FALLBACK_EXCLUDED = "fallback.excluded"
 FALLBACK_DECLINED = "fallback.declined"
 FALLBACK_TIMED_OUT = "fallback.timed_out"
+CONSULT_TEAM_REQUESTED = "consult.team_requested"
+CONSULT_DISPATCH_POLICE = "consult.dispatch_police"
+CONSULT_DISPATCH_EMS = "consult.dispatch_ems"
+CONSULT_REFER_HOTLINE = "consult.refer_hotline"
 
 GATE_RULE_CODES: frozenset[str] = frozenset(
     {GATE_FIRE, GATE_MEDICAL, GATE_WEAPON, GATE_VIOLENCE, GATE_DANGER}
@@ -40,6 +44,10 @@ REASON_CODES: frozenset[str] = GATE_RULE_CODES | {
     FALLBACK_EXCLUDED,
     FALLBACK_DECLINED,
     FALLBACK_TIMED_OUT,
+    CONSULT_TEAM_REQUESTED,
+    CONSULT_DISPATCH_POLICE,
+    CONSULT_DISPATCH_EMS,
+    CONSULT_REFER_HOTLINE,
 }
 """Every code that can open ``reasons[0]``; nothing else ever does."""
 

@@ -1,6 +1,7 @@
 """JSON calls in -> Avro on the wire -> worker -> decisions out; a bad record -> DLQ, and the agent goes on."""
 
 import json
+from datetime import datetime, timezone
 import os
 import subprocess
 import sys
@@ -41,7 +42,8 @@ def collect(reader, want, timeout=30.0):
 
 
 def test_calls_flow_to_decisions_and_bad_records_to_the_dead_letter_topic(bus_settings, start_worker, tmp_path):
-    calls = [call(1, "mental_health"), call(2, "fire"), call(3, "assault", weapon_present=True)]
+    now = datetime.now(timezone.utc)  # live: handoff deadlines run on the wall clock
+    calls = [call(1, "mental_health", now), call(2, "fire", now), call(3, "assault", now, weapon_present=True)]
     path = tmp_path / "calls.jsonl"
     path.write_text("\n".join(to_json_line(c) for c in calls[:2]) + "\n")
 

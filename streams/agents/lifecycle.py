@@ -1,0 +1,194 @@
+"""The call-lifecycle agent: routes calls, tracks handoffs, escalates the unanswered ones.
+
+One agent consumes every call-keyed input topic (co-partitioned by call_id),
+so each call's timeline lives in one changelogged table partition. Unit
+statuses feed a global table that every worker holds in full.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import catalogue, metrics
+from ..contract import events as ev
+from ..contract.serde import DecodeError
+from ..lifecycle.timeline import Timeline
+from ..lifecycle.timers import overdue, waiting_by_agency
+from ..lifecycle.transitions import HANDLED_TYPES, Context, Effects, apply
+from ..policy.availability import UnitHistory, to_epoch_ms
+from ..policy.reasons import primary_reason_code
+from ..policy_reload import PolicyHolder
+
+log = logging.getLogger(__name__)
+
+INPUTS = (catalogue.CAD_CALLS, catalogue.HANDOFF_REPLIES, catalogue.RESPONDER_ACTIVITY, catalogue.ESCALATIONS)
+
+HANDOFF_TOPICS = {
+    "embedded_professional": catalogue.HANDOFF_EMBEDDED,
+    "external_hotline": catalogue.HANDOFF_HOTLINE,
+    "community_responder": catalogue.HANDOFF_RESPONDERS,
+    "police": catalogue.HANDOFF_CAD,
+    "ems": catalogue.HANDOFF_CAD,
+    "fire": catalogue.HANDOFF_CAD,
+}
+"""Where a handoff request to each agency goes."""
+
+UNIT_HISTORY_DAYS = 7
+
+
+class TableUnits:
+    """Unit-status lookups over the global ``units`` table (unit_id -> [[epoch_ms, status], ...])."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def status_at(self, unit_id: str, epoch_ms: int) -> str | None:
+        data = self._table.get(unit_id)
+        return UnitHistory.from_json(data).status_at(epoch_ms) if data else None
+
+
+class BusClock:
+    """``now`` for deadlines: the wall clock, or in event-time mode the latest event time seen."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self._latest: datetime | None = None
+
+    def observe(self, event_time: datetime) -> None:
+        if self._latest is None or event_time > self._latest:
+            self._latest = event_time
+
+    def now(self) -> datetime:
+        wall = datetime.now(timezone.utc)
+        if self.mode == "wall" or self._latest is None:
+            return wall
+        return self._latest
+
+
+def record_effects(fx: Effects, policy_model: str) -> None:
+    """Count what a transition did."""
+    for d in fx.decisions:
+        metrics.DECISIONS.labels(
+            d.model, d.target, d.team or "", str(d.fallback).lower(), primary_reason_code(d),
+            str(d.eligible).lower(), "initial" if d.sequence == 0 else "reroute",
+        ).inc()
+    for lat in fx.latencies:
+        metrics.HOP_LATENCY.labels(policy_model, lat.agency, lat.team, lat.hop).observe(lat.seconds)
+    for agency, reason in fx.declines:
+        metrics.HANDOFF_DECLINES.labels(policy_model, agency, reason).inc()
+    for agency in fx.timeouts:
+        metrics.HANDOFF_TIMEOUTS.labels(policy_model, agency).inc()
+    for agency in fx.resolved_by_phone:
+        metrics.RESOLVED_BY_PHONE.labels(policy_model, agency).inc()
+
+
+def register(bus: Any, **_: Any) -> None:
+    """Register the lifecycle and unit agents, the deadline timer and the call views."""
+    app = bus.app
+    settings = bus.settings
+    holder = PolicyHolder(settings.worker.policy_file, settings.worker.policy_model)
+    bus.policy = holder
+    calls = app.Table(
+        "calls", default=None, partitions=catalogue.CALL_PARTITIONS,
+        help="Call timelines by call_id (JSON, the app's table serializer).",
+    )
+    units = app.GlobalTable(
+        "units", default=None, partitions=catalogue.UNIT_STATUS.partitions,
+        help="Unit status histories by unit_id.",
+    )
+    bus.calls_table, bus.units_table = calls, units
+    unit_lookup = TableUnits(units)
+    clock = BusClock(settings.worker.clock)
+    by_topic = {spec.full_name(settings.topics): spec for spec in INPUTS}
+    source = app.topic(*by_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(source, name="call_lifecycle")
+    async def call_lifecycle(stream: Any) -> None:
+        async for item in stream.events():
+            message = item.message
+            spec = by_topic[message.topic]
+            try:
+                event = bus.decode(message, spec)
+            except DecodeError as err:
+                await bus.reject(message, spec, "call_lifecycle", err)
+                continue
+            if not isinstance(event, HANDLED_TYPES):
+                continue
+            raw = calls.get(event.call_id)
+            timeline = Timeline.model_validate(raw) if raw else None
+            policy = holder.current
+            new, fx = apply(timeline, event, Context(policy, unit_lookup))
+            if fx.duplicate:
+                continue
+            clock.observe(event.event_time)
+            calls[event.call_id] = new.model_dump(mode="json")
+            if isinstance(event, ev.CallReceived) and fx.decisions and clock.mode == "wall":
+                # The only hop measured on the wall clock: how long the bus took to decide.
+                waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
+                d = fx.decisions[0]
+                metrics.HOP_LATENCY.labels(policy.model, d.target, d.team or "", "received_to_decided").observe(
+                    max(0.0, waited)
+                )
+            record_effects(fx, policy.model)
+            for decision in fx.decisions:
+                await bus.send(catalogue.DECISIONS, decision.call_id, decision)
+            for request in fx.handoffs:
+                await bus.send(HANDOFF_TOPICS[request.agency], request.call_id, request)
+            if fx.ended:
+                await bus.on_call_ended(new, event)
+
+    @app.agent(bus.topic(catalogue.UNIT_STATUS), name="unit_status")
+    async def unit_status(stream: Any) -> None:
+        async for item in stream.events():
+            message = item.message
+            try:
+                event = bus.decode(message, catalogue.UNIT_STATUS)
+            except DecodeError as err:
+                await bus.reject(message, catalogue.UNIT_STATUS, "unit_status", err)
+                continue
+            history = UnitHistory.from_json(units.get(event.unit_id) or [])
+            if history.record(to_epoch_ms(event.occurred_at), event.status):
+                history.prune(to_epoch_ms(event.occurred_at) - UNIT_HISTORY_DAYS * 86_400_000)
+                units[event.unit_id] = history.to_json()
+
+    emitted: set[str] = set()
+
+    @app.timer(interval=settings.worker.timer_interval_s, name="handoff_deadlines")
+    async def handoff_deadlines() -> None:
+        holder.poll()
+        now = clock.now()
+        pending = [Timeline.model_validate(v) for v in list(calls.values()) if v and v.get("pending")]
+        for agency, w in waiting_by_agency(pending, now, HANDOFF_TOPICS).items():
+            metrics.CALLS_WAITING.labels(agency).set(w.count)
+            metrics.OLDEST_WAITING.labels(agency).set(w.oldest_seconds)
+        still_pending = {str(tl.pending.handoff_id) for tl in pending if tl.pending}
+        emitted.intersection_update(still_pending)
+        for timeout in overdue(pending, now):
+            if str(timeout.handoff_id) in emitted:
+                continue
+            emitted.add(str(timeout.handoff_id))
+            log.info("handoff %s to %s overdue; escalating", timeout.handoff_id, timeout.agency)
+            await bus.send(catalogue.ESCALATIONS, timeout.call_id, timeout)
+
+    @app.page("/calls/{call_id}")
+    @app.table_route(table=calls, match_info="call_id")
+    async def call_view(web: Any, request: Any, call_id: str) -> Any:
+        raw = calls.get(call_id)
+        if not raw:
+            return web.json({"error": f"unknown call {call_id}"}, status=404)
+        return web.json(Timeline.model_validate(raw).view(clock.now()))
+
+    @app.page("/calls")
+    async def calls_view(web: Any, request: Any) -> Any:
+        status = request.query.get("status")
+        now = clock.now()
+        timelines = [Timeline.model_validate(v) for v in list(calls.values()) if v]
+        if status:
+            timelines = [t for t in timelines if t.status == status]
+        if status == "waiting":
+            timelines.sort(key=lambda t: t.pending.requested_at if t.pending else now)
+        else:
+            timelines.sort(key=lambda t: t.call.received_at if t.call else now)
+        return web.json({"calls": [t.view(now) for t in timelines]})

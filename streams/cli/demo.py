@@ -1,0 +1,44 @@
+"""`dispatchbus demo`: the bus with simulated agencies, live in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .common import add_connection_args, settings_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run broker, worker and simulated agencies and show calls moving")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
+    p.add_argument(
+        "--model", default="external-hotline", choices=["911-led", "embedded-professional", "external-hotline"],
+        help="reference routing policy to run (default: external-hotline)",
+    )
+    p.add_argument("--sim-config", default=None, help="simulator config YAML (default: the packaged demo.yaml)")
+    p.add_argument("--run-dir", default=".run/demo", help="where logs go")
+    add_connection_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..broker import BrokerError
+    from ..demo import DemoError, run_demo
+
+    settings = settings_from_args(args)
+    try:
+        return run_demo(
+            settings,
+            duration=args.duration,
+            model=args.model,
+            sim_config=args.sim_config,
+            embedded=args.bootstrap is None,
+            run_dir=Path(args.run_dir),
+        )
+    except (DemoError, BrokerError) as exc:
+        print(f"dispatchbus demo: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 0
