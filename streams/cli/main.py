@@ -15,6 +15,7 @@ SUBCOMMANDS = (
     "worker",
     "policy",
     "route",
+    "calls",
     "demo",
 )
 

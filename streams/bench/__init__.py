@@ -1,0 +1,1 @@
+"""Benchmarks of the bus against raw Kafka and bare Faust pipelines."""

@@ -1,0 +1,1 @@
+"""Outcome feedback to call centers: minimised outcomes and digests."""
