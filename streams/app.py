@@ -98,7 +98,7 @@ def create_app(settings: Settings, **agent_options: Any) -> Bus:
     from .agents import register_all
 
     app = faust.App(**settings.faust_config(), topic_partitions=catalogue.CALL_PARTITIONS)
-    app.fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms  # read by dispatchbus.transport
+    app.dispatchbus_settings = settings  # read by dispatchbus.transport
     bus = Bus(app, settings, serde_from_settings(settings))
     for spec in catalogue.CATALOGUE:
         bus.topic(spec)

@@ -57,6 +57,7 @@ def run_demo(
             settings.kafka.bootstrap_servers = broker.bootstrap_servers
             settings.kafka.fetch_max_wait_ms = 10
             settings.kafka.session_timeout_s = 6
+            settings.kafka.verify_end_offsets = True
         settings.worker.clock = "event-time"  # the simulators' clock runs faster than real time
         settings.worker.policy_model = model  # type: ignore[assignment]
         settings.worker.web_port = free_port()

@@ -36,6 +36,11 @@ class KafkaSettings(BaseModel):
         "which always waits about half of it.",
     )
     linger_ms: int = Field(default=5, ge=0)
+    verify_end_offsets: bool = Field(
+        default=False,
+        description="Check partition end offsets by reading the last batch before table recovery; "
+        "needed on the embedded broker, which reports them wrongly after multi-record batches.",
+    )
     replication_factor: int = Field(default=1, ge=1, description="For topics created from the catalogue.")
 
     def common_config(self) -> dict[str, Any]:

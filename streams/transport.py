@@ -1,15 +1,24 @@
-"""Faust Kafka driver with a configurable consumer fetch wait.
+"""Faust Kafka driver: configurable fetch wait, and end offsets that can be verified.
 
-Faust's aiokafka driver hard-codes ``fetch_max_wait_ms=1500``. On brokers that
-hold every fetch for about half of that even when data is ready (the embedded
-tansu broker), each hop then costs over a second. This driver, registered
-under the ``dispatchbus://`` URL scheme through the ``faust.transports`` entry
-point, applies ``Settings.kafka.fetch_max_wait_ms`` instead. The app exposes
-the value as ``app.fetch_max_wait_ms``.
+Registered under the ``dispatchbus://`` URL scheme through the
+``faust.transports`` entry point; it reads ``app.dispatchbus_settings``.
+
+* Faust's aiokafka driver hard-codes ``fetch_max_wait_ms=1500``. On brokers
+  that hold every fetch for about half of that even when data is ready (the
+  embedded tansu broker), each hop then costs over a second; this driver
+  applies ``Settings.kafka.fetch_max_wait_ms`` instead.
+* Table recovery reads each changelog up to its end offset. tansu reports the
+  end of a partition as the last batch's base offset + 1, so a multi-record
+  batch at the end would be skipped and table state lost on restart. With
+  ``Settings.kafka.verify_end_offsets`` the driver reads the last batch and
+  returns the true end (on Apache Kafka the check finds nothing to correct).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Mapping
 from typing import Any
 
 import aiokafka
@@ -28,6 +37,14 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = fetch_max_wait_ms(self.app)
         return consumer
 
+    async def _highwaters(self, partitions: list[Any]) -> Mapping[Any, int]:
+        ends = await super()._highwaters(partitions)
+        settings = getattr(self.app, "dispatchbus_settings", None)
+        if settings is None or not settings.kafka.verify_end_offsets:
+            return ends
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, verified_end_offsets, settings, dict(ends))
+
 
 class Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> ConsumerThread:
@@ -43,4 +60,38 @@ class Transport(faust_aiokafka.Transport):
 
 def fetch_max_wait_ms(app: Any) -> int:
     """The fetch wait configured for ``app`` (Faust's own settings have no such key)."""
-    return int(getattr(app, "fetch_max_wait_ms", DEFAULT_FETCH_MAX_WAIT_MS))
+    settings = getattr(app, "dispatchbus_settings", None)
+    return settings.kafka.fetch_max_wait_ms if settings is not None else DEFAULT_FETCH_MAX_WAIT_MS
+
+
+def verified_end_offsets(settings: Any, ends: dict[Any, int]) -> dict[Any, int]:
+    """Each partition's end offset, corrected by reading the batch before the reported end."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    todo = {tp: end for tp, end in ends.items() if end and end > 0}
+    if not todo:
+        return ends
+    conf = settings.kafka.consumer_config(f"{settings.kafka.client_id}-end-offsets")
+    conf["enable.partition.eof"] = True
+    consumer = Consumer(conf)
+    try:
+        consumer.assign([TopicPartition(tp.topic, tp.partition, end - 1) for tp, end in todo.items()])
+        open_parts = {(tp.topic, tp.partition): tp for tp in todo}
+        result = dict(ends)
+        deadline = time.monotonic() + 30
+        while open_parts and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            key = (msg.topic(), msg.partition())
+            if key not in open_parts:
+                continue
+            if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    del open_parts[key]
+                continue
+            tp = open_parts[key]
+            result[tp] = max(result[tp], msg.offset() + 1)
+        return result
+    finally:
+        consumer.close()

@@ -31,6 +31,7 @@ def make_settings(bootstrap: str, data_dir: Path, prefix: str | None = None) -> 
             bootstrap_servers=bootstrap,
             fetch_max_wait_ms=10,
             session_timeout_s=6,
+            verify_end_offsets=True,
             client_id=f"test-{prefix.rstrip('.')}",
         ),
         topics=TopicSettings(prefix=prefix),

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"embedded broker listening on {broker.bootstrap_servers}", flush=True)
         print(
             f"export DISPATCHBUS_KAFKA__BOOTSTRAP_SERVERS={broker.bootstrap_servers} "
-            "DISPATCHBUS_KAFKA__FETCH_MAX_WAIT_MS=10 DISPATCHBUS_KAFKA__SESSION_TIMEOUT_S=6",
+            "DISPATCHBUS_KAFKA__FETCH_MAX_WAIT_MS=10 DISPATCHBUS_KAFKA__SESSION_TIMEOUT_S=6 "
+            "DISPATCHBUS_KAFKA__VERIFY_END_OFFSETS=true",
             flush=True,
         )
         while not stop.wait(0.5):
