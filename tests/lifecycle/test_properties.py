@@ -1,0 +1,77 @@
+"""Properties of the lifecycle over arbitrary reply sequences."""
+
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dispatchbus.lifecycle.timers import overdue
+from dispatchbus.lifecycle.transitions import Context, apply
+from dispatchbus.policy.availability import AvailabilityBook
+from dispatchbus.policy.loader import load_reference_policy
+
+from .scenario import Script
+
+MODELS = ["911-led", "embedded-professional", "external-hotline"]
+CALL_TYPES = ["mental_health", "noise_complaint", "substance_use", "welfare_check", "theft", "fire", "trespass"]
+STEPS = st.lists(
+    st.sampled_from(["accept", "decline", "timeout", "phone", "team", "police", "dispatch", "scene", "clear",
+                     "duplicate"]),
+    max_size=12,
+)
+
+
+def step(tl, kind, s, ctx, t, last_event):
+    pending = tl.pending
+    if kind == "duplicate" and last_event is not None:
+        return apply(tl, last_event, ctx), last_event
+    if kind in ("accept", "decline", "phone", "team", "police") and pending is not None:
+        handoff = type("H", (), {"event_id": pending.handoff_id, "agency": pending.agency})()
+        event = {
+            "accept": lambda: s.accepted(handoff, t),
+            "decline": lambda: s.declined(handoff, t, "no_capacity"),
+            "phone": lambda: s.consult(handoff, t, "resolved_by_phone"),
+            "team": lambda: s.consult(handoff, t, "dispatch_community_responder"),
+            "police": lambda: s.consult(handoff, t, "dispatch_police"),
+        }[kind]()
+    elif kind == "timeout" and pending is not None:
+        found = overdue([tl], pending.deadline_at + timedelta(seconds=1)) if pending.deadline_at else []
+        if not found:
+            return (tl, None), last_event
+        event = found[0]
+    elif kind == "dispatch":
+        event = s.dispatched(t)
+    elif kind == "scene":
+        event = s.on_scene(t)
+    elif kind == "clear":
+        event = s.cleared(t)
+    else:
+        return (tl, None), last_event
+    return apply(tl, event, ctx), event
+
+
+@settings(max_examples=150, deadline=None)
+@given(model=st.sampled_from(MODELS), call_type=st.sampled_from(CALL_TYPES), steps=STEPS,
+       hour=st.integers(min_value=0, max_value=23))
+def test_a_call_always_has_a_holder_and_duplicates_change_nothing(model, call_type, steps, hour):
+    s = Script(start=Script().start.replace(hour=hour))
+    ctx = Context(load_reference_policy(model), AvailabilityBook())
+    tl, fx = apply(None, s.call(call_type), ctx)
+    assert len(fx.decisions) == 1
+    last_event = None
+    ids = [d.event_id for d in tl.decisions]
+    for i, kind in enumerate(steps):
+        before = tl.model_dump()
+        (tl, fx), event = step(tl, kind, s, ctx, 10 * (i + 1), last_event)
+        if fx is not None and fx.duplicate:
+            assert tl.model_dump() == before, "a redelivered event changes nothing"
+            assert not fx.decisions and not fx.handoffs
+        last_event = event or last_event
+        assert tl.holder is not None, "no call is ever left without a holder"
+        if tl.status == "waiting":
+            assert tl.pending is not None and tl.pending.agency == tl.holder
+        ids += [d.event_id for d in (fx.decisions if fx else [])]
+        # the chain: each decision supersedes the previous one, in sequence
+        for prev, cur in zip(tl.decisions, tl.decisions[1:]):
+            assert cur.sequence == prev.sequence + 1 and cur.supersedes == prev.event_id
+    assert len(ids) == len(set(ids)), "every decision is emitted once"
