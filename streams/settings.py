@@ -58,6 +58,28 @@ class KafkaSettings(BaseModel):
             conf["ssl.ca.location"] = str(self.ssl_ca_location)
         return conf
 
+    def faust_credentials(self) -> Any:
+        """The same security settings as Faust (aiokafka) credentials, or None for PLAINTEXT."""
+        import ssl
+
+        import faust
+
+        context = None
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            context = ssl.create_default_context(
+                cafile=str(self.ssl_ca_location) if self.ssl_ca_location else None
+            )
+        if self.sasl_mechanism:
+            return faust.SASLCredentials(
+                username=self.sasl_username,
+                password=self.sasl_password.get_secret_value() if self.sasl_password else None,
+                mechanism=self.sasl_mechanism,
+                ssl_context=context,
+            )
+        if context is not None:
+            return faust.SSLCredentials(context)
+        return None
+
     def producer_config(self) -> dict[str, Any]:
         """librdkafka producer config: idempotent, all replicas acknowledge."""
         return {
@@ -162,6 +184,7 @@ class Settings(BaseSettings):
             "id": self.worker.app_id,
             "broker": [f"dispatchbus://{server.strip()}" for server in k.bootstrap_servers.split(",")],
             "broker_client_id": k.client_id,
+            "broker_credentials": k.faust_credentials(),
             "broker_session_timeout": k.session_timeout_s,
             "broker_heartbeat_interval": k.heartbeat_interval_s,
             "topic_replication_factor": k.replication_factor,

@@ -21,6 +21,9 @@ def test_secrets_render_to_librdkafka_but_never_print(monkeypatch):
     conf = s.kafka.producer_config()
     assert conf["sasl.password"] == "hunter2" and conf["security.protocol"] == "SASL_SSL"
     assert "hunter2" not in repr(s) and "hunter2" not in str(s.model_dump())
+    creds = s.faust_config()["broker_credentials"]
+    assert (creds.username, creds.password, creds.mechanism.value) == ("bus", "hunter2", "SCRAM-SHA-512")
+    assert creds.ssl_context is not None
 
 
 def test_clients_never_auto_create_topics():
@@ -37,3 +40,7 @@ def test_to_env_round_trips(monkeypatch):
         monkeypatch.setenv(key, value)
     again = Settings()
     assert again.kafka.session_timeout_s == 6.0 and again.worker.web_port == 7001
+
+
+def test_plaintext_has_no_faust_credentials():
+    assert Settings().faust_config()["broker_credentials"] is None
