@@ -1,0 +1,307 @@
+"""`python -m dispatchbus.bench`: the bus against a raw Kafka pass-through and a bare Faust agent, in one run.
+
+Everything runs on one embedded broker (or ``--bootstrap``): for each
+repetition the raw pass-through, the bare Faust agent and the routing worker
+are measured one after the other on fresh topics with the catalogue's
+partition counts, then `dispatchbus route` is timed offline. Figures are
+printed as median [min–max] over the repetitions, with the targets and
+whether this run met them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from .measure import Spread, machine, versions
+from .offline import OfflineRun, generate, route_once
+from .stages import KINDS, TITLES, Phases, PipelineRun, fresh_run_tag, run_pipeline
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of a benchmark run."""
+
+    name: str
+    repetitions: int
+    phases: Phases
+    offline_calls: int
+
+
+PLANS = {
+    "full": Plan("full", 3, Phases(saturation_events=40_000, rate=1000, latency_seconds=30, warmup_seconds=3), 1_000_000),
+    "quick": Plan("quick", 3, Phases(saturation_events=10_000, rate=1000, latency_seconds=8, warmup_seconds=2), 200_000),
+    "smoke": Plan("smoke", 1, Phases(saturation_events=300, rate=1000, latency_seconds=1.5, warmup_seconds=0.25), 3_000),
+}
+
+TARGETS = {
+    "worker_vs_faust_throughput": 0.80,
+    "worker_vs_raw_p99": 2.0,
+    "offline_events_per_s": 50_000,
+}
+
+
+@dataclass
+class Results:
+    """Everything one benchmark run measured."""
+
+    plan: Plan
+    command: str
+    machine: dict[str, Any]
+    versions: dict[str, str]
+    broker: str
+    pipelines: dict[str, list[PipelineRun]]
+    offline: list[OfflineRun]
+    seconds: float = math.nan
+
+    # -- derived figures ------------------------------------------------------
+
+    def spread(self, kind: str, figure: Callable[[PipelineRun], float]) -> Spread:
+        return Spread.of(figure(run) for run in self.pipelines.get(kind, []))
+
+    def paired(self, num: str, den: str, figure: Callable[[PipelineRun], float]) -> Spread:
+        """Per-repetition ratio ``figure(num) / figure(den)`` (same repetition, same broker state)."""
+        pairs = zip(self.pipelines.get(num, []), self.pipelines.get(den, []))
+        return Spread.of(figure(a) / figure(b) for a, b in pairs if figure(b) > 0)
+
+    def targets(self) -> list[dict[str, Any]]:
+        thr = self.paired("worker", "faust", lambda r: r.throughput)
+        p99 = self.paired("worker", "raw", lambda r: r.latency(99))
+        off = Spread.of(r.calls_per_s for r in self.offline)
+        rows = [
+            ("worker throughput / bare-Faust throughput", thr, ">=", TARGETS["worker_vs_faust_throughput"]),
+            ("worker p99 / raw p99 at the offered load", p99, "<=", TARGETS["worker_vs_raw_p99"]),
+            ("offline route calls/s", off, ">=", TARGETS["offline_events_per_s"]),
+        ]
+        out = []
+        for name, spread, op, bound in rows:
+            value = spread.median
+            met = None if math.isnan(value) else (value >= bound if op == ">=" else value <= bound)
+            out.append({"target": name, "median": value, "min": spread.low, "max": spread.high,
+                        "op": op, "bound": bound, "met": met})
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        def summary(kind: str) -> dict[str, Any]:
+            return {
+                "throughput_eps": self.spread(kind, lambda r: r.throughput).to_json(),
+                "latency_ms": {
+                    q: self.spread(kind, lambda r, p=p: r.latency(p)).to_json()
+                    for q, p in (("p50", 50), ("p99", 99), ("p999", 99.9))
+                },
+                "cpu_s_per_1000_saturated": self.spread(kind, lambda r: r.cpu_per_1000_saturated).to_json(),
+                "cpu_s_per_1000_at_rate": self.spread(kind, lambda r: r.cpu_per_1000_at_rate).to_json(),
+                "runs": [r.to_json() for r in self.pipelines.get(kind, [])],
+            }
+
+        return {
+            "plan": self.plan.name,
+            "command": self.command,
+            "repetitions": self.plan.repetitions,
+            "phases": vars(self.plan.phases),
+            "machine": self.machine,
+            "versions": self.versions,
+            "broker": self.broker,
+            "seconds": self.seconds,
+            "pipelines": {kind: summary(kind) for kind in KINDS if kind in self.pipelines},
+            "ratios": {
+                "worker_vs_faust_throughput": self.paired("worker", "faust", lambda r: r.throughput).to_json(),
+                "worker_vs_raw_throughput": self.paired("worker", "raw", lambda r: r.throughput).to_json(),
+                "worker_vs_raw_p99": self.paired("worker", "raw", lambda r: r.latency(99)).to_json(),
+            },
+            "offline": {
+                "calls": self.offline[0].calls if self.offline else 0,
+                "calls_per_s": Spread.of(r.calls_per_s for r in self.offline).to_json(),
+                "peak_rss_mib": Spread.of(r.peak_rss_mib for r in self.offline).to_json(),
+                "runs": [vars(r) | {"calls_per_s": r.calls_per_s} for r in self.offline],
+            },
+            "targets": self.targets(),
+        }
+
+
+# -- the report ------------------------------------------------------------------
+
+
+def report(res: Results, out: IO[str]) -> None:
+    """Print the figures as a plain-text report."""
+    p = res.plan
+    m, v = res.machine, res.versions
+    w = out.write
+    w(f"\ndispatchbus benchmark ({p.name} run, {p.repetitions} repetition(s); median [min–max])\n")
+    w(f"command:  {res.command}\n")
+    w(f"machine:  {m['cores']} cores, {m['cpu']}, {m['memory_gib']} GiB, {m['os']}\n")
+    w("versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + "\n")
+    ph = p.phases
+    w(
+        f"broker:   {res.broker}; cad.calls and the output topics have 6 partitions; "
+        f"consumers fetch-wait 10 ms\n"
+        f"load:     saturation = {ph.saturation_events:,} calls preloaded, drained by a fresh process; "
+        f"latency = {ph.rate:,.0f} calls/s for {ph.latency_seconds:g} s (first {ph.warmup_seconds:g} s not counted)\n\n"
+    )
+    head = f"{'':47} {'events/s':>22} {'p50 ms':>16} {'p99 ms':>16} {'p999 ms':>16} {'CPU s/1000 ev':>22}\n"
+    w(head)
+    for n, kind in zip(("1 ", "1b", "2 "), KINDS):
+        if kind not in res.pipelines:
+            continue
+        cpu_sat = res.spread(kind, lambda r: r.cpu_per_1000_saturated).format(2)
+        cpu_rate = res.spread(kind, lambda r: r.cpu_per_1000_at_rate).format(2)
+        w(
+            f"{n} {TITLES[kind]:44} {res.spread(kind, lambda r: r.throughput).format(0):>22} "
+            f"{res.spread(kind, lambda r: r.latency(50)).format(1):>16} "
+            f"{res.spread(kind, lambda r: r.latency(99)).format(1):>16} "
+            f"{res.spread(kind, lambda r: r.latency(99.9)).format(1):>16} "
+            f"{cpu_sat:>22}\n"
+            f"{'':47} {'':22} {'':16} {'':16} {'':16} {'at load: ' + cpu_rate:>22}\n"
+        )
+    for kind in KINDS:
+        for i, run in enumerate(res.pipelines.get(kind, []), 1):
+            notes = []
+            if run.lost:
+                notes.append(f"{run.lost} outputs missing")
+            if run.mismatched:
+                notes.append(f"{run.mismatched} decisions with the wrong causation_id")
+            if run.escalations:
+                notes.append(f"{run.escalations} handoff deadlines fired")
+            if not math.isnan(run.sent_rate) and run.sent_rate < 0.95 * run.offered_rate:
+                notes.append(f"sender reached only {run.sent_rate:,.0f}/s")
+            if notes:
+                w(f"   note: {kind} repetition {i}: {'; '.join(notes)}\n")
+    w("\n3  ratios (per repetition)\n")
+    ratio_rows = (
+        ("worker / bare-Faust throughput", res.paired("worker", "faust", lambda r: r.throughput), 2),
+        ("worker / raw throughput", res.paired("worker", "raw", lambda r: r.throughput), 3),
+        ("worker p99 / raw p99 at the offered load", res.paired("worker", "raw", lambda r: r.latency(99)), 2),
+        ("worker p99 / bare-Faust p99 at the offered load", res.paired("worker", "faust", lambda r: r.latency(99)), 2),
+    )
+    for label, spread, digits in ratio_rows:
+        w(f"   {label:50} {spread.format(digits)}\n")
+    w(f"   {'worker start-up to first decision, s':50} {res.spread('worker', lambda r: r.started_s).format(1)}\n")
+    if res.offline:
+        off = Spread.of(r.calls_per_s for r in res.offline)
+        rss = Spread.of(r.peak_rss_mib for r in res.offline)
+        first = res.offline[0]
+        w(
+            f"\n4  dispatchbus route (offline), {first.calls:,} calls + {first.statuses:,} unit statuses, "
+            f"whole process, default jobs\n"
+            f"   {'calls/s':50} {off.format(0)}\n"
+            f"   {'peak RSS, MiB (ru_maxrss)':50} {rss.format(0)}\n"
+        )
+    w("\ntargets\n")
+    for t in res.targets():
+        verdict = "n/a" if t["met"] is None else ("met" if t["met"] else "MISSED")
+        digits = 0 if t["bound"] >= 100 else 2
+        w(f"   {t['target']:50} {t['median']:,.{digits}f} (want {t['op']} {t['bound']:,.{digits}f}): {verdict}\n")
+    w(f"\ntotal {res.seconds / 60:.1f} min\n")
+
+
+# -- running ---------------------------------------------------------------------
+
+
+def _terminate_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt so every ``finally`` stops its child processes."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run(
+    plan: Plan,
+    *,
+    bootstrap: str | None = None,
+    workdir: Path,
+    command: str = "python -m dispatchbus.bench",
+    progress: IO[str] = sys.stderr,
+    offline: bool = True,
+) -> Results:
+    """Run the benchmark; starts (and always stops) its own embedded broker unless ``bootstrap`` is given."""
+    from ..broker import EmbeddedBroker
+
+    started = time.perf_counter()
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    def say(text: str) -> None:
+        progress.write(f"[{time.perf_counter() - started:6.1f}s] {text}\n")
+        progress.flush()
+
+    results = Results(plan, command, machine(), versions(), "", {}, [])
+    with ExitStack() as stack:
+        if bootstrap is None:
+            broker = stack.enter_context(EmbeddedBroker(log_file=workdir / "broker.log"))
+            bootstrap = broker.bootstrap_servers
+            results.broker = f"embedded tansu on {bootstrap} (memory storage)"
+        else:
+            results.broker = f"{bootstrap} (given)"
+        run_tag = fresh_run_tag()
+        say(f"broker {bootstrap}; topic prefixes {run_tag}-*; logs in {workdir}")
+        for rep in range(1, plan.repetitions + 1):
+            for kind in KINDS:
+                say(f"repetition {rep}/{plan.repetitions}: {TITLES[kind]}")
+                run_ = run_pipeline(kind, bootstrap, run_tag, rep, plan.phases, workdir)
+                results.pipelines.setdefault(kind, []).append(run_)
+                say(
+                    f"  {run_.throughput:,.0f} events/s; p50 {run_.latency(50):.1f} ms, p99 {run_.latency(99):.1f} ms "
+                    f"at {plan.phases.rate:,.0f}/s"
+                )
+    if offline:
+        scratch = Path(tempfile.mkdtemp(prefix="route-", dir=workdir))
+        try:
+            calls = scratch / "calls.jsonl"
+            say(f"generating {plan.offline_calls:,} calls for dispatchbus route")
+            generate(calls, plan.offline_calls)
+            for rep in range(1, plan.repetitions + 1):
+                say(f"repetition {rep}/{plan.repetitions}: dispatchbus route")
+                off = route_once(calls, log=scratch / f"route{rep}.log")
+                results.offline.append(off)
+                say(f"  {off.calls_per_s:,.0f} calls/s, peak RSS {off.peak_rss_mib:,.0f} MiB")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    results.seconds = time.perf_counter() - started
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m dispatchbus.bench",
+        description="Throughput and latency of the bus against a raw Kafka pass-through and a bare Faust agent.",
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="shorter phases and 200 000 offline calls (~4 min)")
+    size.add_argument("--smoke", action="store_true", help="a few seconds per stage, one repetition (for tests)")
+    parser.add_argument("--repetitions", type=int, default=None, help="override the plan's repetitions")
+    parser.add_argument("--bootstrap", metavar="HOST:PORT", help="use this broker instead of starting one")
+    parser.add_argument("--workdir", type=Path, default=Path(".run/bench"), help="logs (default: %(default)s)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--no-offline", action="store_true", help="skip the offline route benchmark")
+    args = parser.parse_args(argv)
+
+    plan = PLANS["smoke" if args.smoke else "quick" if args.quick else "full"]
+    if args.repetitions:
+        plan = Plan(plan.name, args.repetitions, plan.phases, plan.offline_calls)
+    command = "python -m dispatchbus.bench" + (" --smoke" if args.smoke else " --quick" if args.quick else "")
+    if args.repetitions:
+        command += f" --repetitions {args.repetitions}"
+    _terminate_on_sigterm()
+    try:
+        results = run(plan, bootstrap=args.bootstrap, workdir=args.workdir, command=command,
+                      offline=not args.no_offline)
+    except KeyboardInterrupt:
+        print("interrupted; every process the benchmark started has been stopped", file=sys.stderr)
+        return 130
+    report(results, sys.stdout)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results.to_json(), indent=2, default=str) + "\n")
+    return 0

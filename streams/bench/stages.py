@@ -1,0 +1,263 @@
+"""One repetition of one live pipeline: saturation throughput, then latency at a fixed offered load.
+
+Each repetition gets fresh topics (its own prefix) with the catalogue's
+partition counts, and a fresh processor child process:
+
+1. the calls are produced to ``cad.calls`` before the processor starts; the
+   processor then drains them as fast as it can, and throughput is the number
+   of outputs over the time from the first output to the last, as the
+   collector receives them (the processor's start-up is not counted);
+2. then fresh calls are offered at a fixed rate to the same running
+   processor, and each call's latency is the time from handing it to the
+   producer to receiving its output (keyed by ``call_id``).
+
+CPU seconds are read from /proc/<pid>/stat of the processor process over
+each phase.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import catalogue
+from ..admin import create_topics
+from ..broker import free_port
+from ..catalogue import Agency, TopicSpec
+from ..contract import events as ev
+from ..contract.serde import serde_from_settings
+from ..processes import WORKER_READY_LINE, ChildProcess, child_env, worker_process
+from ..settings import KafkaSettings, Settings, TopicSettings, WorkerSettings
+from .measure import cpu_seconds, percentile
+from .passthrough import READY_LINE as PASSTHROUGH_READY
+from .traffic import Collector, Sender, encode, fresh_calls, unit_statuses
+
+PASSTHROUGH = TopicSpec(
+    "bench.passthrough",
+    "Benchmark floors' output: the calls, forwarded.",
+    catalogue.CALL_PARTITIONS,
+    "call_id",
+    (ev.CallReceived,),
+    (Agency.BUS,),
+    (Agency.OPS,),
+    retention_days=1,
+)
+"""Where the floors forward the calls (same partition count as every call-keyed topic)."""
+
+KINDS = ("raw", "faust", "worker")
+TITLES = {
+    "raw": "raw confluent-kafka pass-through (decode + encode)",
+    "faust": "bare Faust agent (forwards bytes)",
+    "worker": "routing worker (911-led, unit table)",
+}
+
+
+@dataclass(frozen=True)
+class Phases:
+    """How much traffic one repetition offers."""
+
+    saturation_events: int
+    rate: float
+    latency_seconds: float
+    warmup_seconds: float
+
+    @property
+    def latency_events(self) -> int:
+        return max(1, int(self.rate * self.latency_seconds))
+
+
+@dataclass
+class PipelineRun:
+    """The figures of one repetition of one pipeline."""
+
+    kind: str
+    events: int
+    throughput: float
+    cpu_per_1000_saturated: float
+    started_s: float
+    offered_rate: float
+    sent_rate: float
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    cpu_per_1000_at_rate: float = math.nan
+    lost: int = 0
+    mismatched: int = 0
+    escalations: int = 0
+
+    def latency(self, q: float) -> float:
+        return percentile(self.latencies_ms, q)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "events": self.events,
+            "throughput_eps": self.throughput,
+            "cpu_s_per_1000_saturated": self.cpu_per_1000_saturated,
+            "started_s": self.started_s,
+            "offered_rate": self.offered_rate,
+            "sent_rate": self.sent_rate,
+            "latency_samples": len(self.latencies_ms),
+            "latency_ms": {"p50": self.latency(50), "p99": self.latency(99), "p999": self.latency(99.9)},
+            "cpu_s_per_1000_at_rate": self.cpu_per_1000_at_rate,
+            "lost": self.lost,
+            "mismatched": self.mismatched,
+            "escalations": self.escalations,
+        }
+
+
+def bench_settings(bootstrap: str, prefix: str, data_dir: Path) -> Settings:
+    """Settings for one repetition: the embedded broker's 10 ms fetch wait and 6 s session timeout."""
+    tag = prefix.rstrip(".")
+    return Settings(
+        kafka=KafkaSettings(
+            bootstrap_servers=bootstrap,
+            fetch_max_wait_ms=10,
+            session_timeout_s=6,
+            verify_end_offsets=True,
+            client_id=f"bench-{tag}",
+        ),
+        topics=TopicSettings(prefix=prefix),
+        worker=WorkerSettings(
+            app_id=f"bench-{tag}",
+            web_port=free_port(),
+            data_dir=data_dir / "worker",
+            log_level="info",
+        ),
+    )
+
+
+def _processor(kind: str, settings: Settings, source: str, sink: str, log: Path) -> ChildProcess:
+    if kind == "worker":
+        return worker_process(settings, log)
+    module = {"raw": "dispatchbus.bench.passthrough", "faust": "dispatchbus.bench.floor"}[kind]
+    return ChildProcess([sys.executable, "-m", module, source, sink], child_env(settings), log)
+
+
+def _ready_line(kind: str) -> str:
+    return PASSTHROUGH_READY if kind == "raw" else WORKER_READY_LINE
+
+
+class ProcessorDied(RuntimeError):
+    """A processor child process exited during a measurement."""
+
+
+def run_pipeline(kind: str, bootstrap: str, run_tag: str, rep: int, phases: Phases, workdir: Path) -> PipelineRun:
+    """One repetition of ``kind`` ("raw", "faust" or "worker") on fresh topics; every child is stopped on return."""
+    prefix = f"{run_tag}-{kind}{rep}."
+    data_dir = (workdir / f"{kind}{rep}").absolute()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = bench_settings(bootstrap, prefix, data_dir)
+    specs = catalogue.CATALOGUE if kind == "worker" else (catalogue.CAD_CALLS, PASSTHROUGH)
+    create_topics(settings, specs)
+    source = catalogue.CAD_CALLS.full_name(settings.topics)
+    sink_spec = catalogue.DECISIONS if kind == "worker" else PASSTHROUGH
+    sink = sink_spec.full_name(settings.topics)
+    serde = serde_from_settings(settings)
+    sender = Sender(settings)
+
+    # Phase 1: preload, then let a fresh processor drain the backlog.
+    seed = 1000 * rep + KINDS.index(kind)
+    if kind == "worker":
+        units = catalogue.UNIT_STATUS.full_name(settings.topics)
+        sender.preload(units, encode(serde, units, unit_statuses(), "unit_id"))
+    backlog = encode(serde, source, fresh_calls(phases.saturation_events, seed=seed, tag=f"S{rep}"), "call_id")
+    sender.preload(source, backlog)
+
+    log = workdir / f"{kind}{rep}.log"
+    with ExitStack() as stack:
+        collector = stack.enter_context(Collector(settings, sink))
+        child = stack.enter_context(_processor(kind, settings, source, sink, log))
+        pid = child.proc.pid  # type: ignore[union-attr]
+        spawned = time.perf_counter()
+        marks: dict[str, float] = {}
+
+        def alive() -> None:
+            if not child.running:
+                raise ProcessorDied(f"{kind} processor exited with {child.returncode}; log {log}:\n{child.log()[-3000:]}")
+
+        def first() -> None:
+            marks["cpu"] = cpu_seconds(pid)
+
+        got = collector.collect(len(backlog), timeout=120 + len(backlog) / 200, on_first=first, alive=alive)
+        cpu_end = cpu_seconds(pid)
+        if got.count < len(backlog) or got.first is None or got.last is None:
+            alive()
+            raise RuntimeError(f"{kind}: only {got.count} of {len(backlog)} outputs arrived; log {log}")
+        span = got.last - got.first
+        throughput = (got.count - 1) / span if span > 0 else math.inf
+        cpu_sat = (cpu_end - marks["cpu"]) / max(1, got.count - 1) * 1000
+        started = got.first - spawned
+        ready = _ready_line(kind)
+        deadline = time.monotonic() + 60
+        while ready not in child.log():
+            alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{kind}: no '{ready}' in {log}")
+            time.sleep(0.05)
+
+        # Phase 2: fixed offered load to the running processor.
+        calls = fresh_calls(phases.latency_events, seed=seed + 500, tag=f"L{rep}")
+        records = encode(serde, source, calls, "call_id")
+        keys = {k for k, _ in records}
+        stop = threading.Event()
+        sent: list[float] = []
+        failure: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                sent.extend(sender.paced(source, records, phases.rate, stop))
+            except BaseException as exc:  # reported by the main thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=send, name="bench-sender", daemon=True)
+        cpu0 = cpu_seconds(pid)
+        thread.start()
+        try:
+            arrived = collector.collect(
+                len(records), timeout=phases.latency_seconds + 30, keys=keys,
+                keep_values=kind == "worker", alive=alive,
+            )
+        finally:
+            stop.set()
+            thread.join()
+        cpu1 = cpu_seconds(pid)
+        if failure:
+            raise failure[0]
+        warm = int(phases.rate * phases.warmup_seconds)
+        latencies = [
+            (arrived.at[key] - sent[i]) * 1000
+            for i, (key, _) in enumerate(records)
+            if i >= warm and key in arrived.at
+        ]
+        sent_span = sent[-1] - sent[0] if len(sent) > 1 else 0.0
+        result = PipelineRun(
+            kind=kind,
+            events=got.count,
+            throughput=throughput,
+            cpu_per_1000_saturated=cpu_sat,
+            started_s=started,
+            offered_rate=phases.rate,
+            sent_rate=(len(sent) - 1) / sent_span if sent_span > 0 else math.nan,
+            latencies_ms=latencies,
+            cpu_per_1000_at_rate=(cpu1 - cpu0) / max(1, arrived.count) * 1000,
+            lost=len(records) - arrived.count,
+        )
+        if kind == "worker":
+            by_key = {k: c for (k, _), c in zip(records, calls)}
+            for key, value in arrived.values.items():
+                decision = serde.decode(value)
+                if not isinstance(decision, ev.RoutingDecision) or decision.causation_id != by_key[key].event_id:
+                    result.mismatched += 1
+            with Collector(settings, catalogue.ESCALATIONS.full_name(settings.topics)) as esc:
+                result.escalations = esc.collect(1 << 30, timeout=1.0).count
+    return result
+
+
+def fresh_run_tag() -> str:
+    """A topic-prefix stem unique to one benchmark run."""
+    return f"bench{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,109 @@
+"""A smoke-size benchmark run on the session broker: it must still produce every figure (never a speed)."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.broker
+
+
+def positive(value):
+    return isinstance(value, (int, float)) and not math.isnan(value) and value > 0
+
+
+def test_smoke_run_produces_every_figure(broker, tmp_path):
+    out = tmp_path / "bench.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCHBUS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "dispatchbus.bench", "--smoke", "--bootstrap", broker.bootstrap_servers,
+         "--workdir", str(tmp_path / "work"), "--json", str(out)],
+        env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    for heading in ("raw confluent-kafka pass-through", "bare Faust agent", "routing worker",
+                    "dispatchbus route (offline)", "targets", "machine:", "versions:"):
+        assert heading in result.stdout
+
+    figures = json.loads(out.read_text())
+    assert figures["plan"] == "smoke"
+    assert figures["machine"]["cores"] >= 1
+    assert {"python", "faust-streaming", "confluent-kafka", "tansu"} <= set(figures["versions"])
+    for kind in ("raw", "faust", "worker"):
+        summary = figures["pipelines"][kind]
+        assert positive(summary["throughput_eps"]["median"]), kind
+        for q in ("p50", "p99", "p999"):
+            assert positive(summary["latency_ms"][q]["median"]), (kind, q)
+        assert summary["cpu_s_per_1000_saturated"]["median"] >= 0
+        [run] = summary["runs"]
+        assert run["events"] == 300 and run["latency_samples"] > 0 and run["lost"] == 0
+    worker = figures["pipelines"]["worker"]["runs"][0]
+    assert worker["mismatched"] == 0 and worker["escalations"] == 0
+    for ratio in ("worker_vs_faust_throughput", "worker_vs_raw_throughput", "worker_vs_raw_p99"):
+        assert positive(figures["ratios"][ratio]["median"]), ratio
+    offline = figures["offline"]
+    assert offline["calls"] == 3000
+    assert positive(offline["calls_per_s"]["median"]) and positive(offline["peak_rss_mib"]["median"])
+    assert [t["target"] for t in figures["targets"]] and all(t["met"] in (True, False) for t in figures["targets"])
+
+
+def test_no_process_outlives_the_run(broker, tmp_path):
+    """Interrupted mid-run (SIGTERM), the benchmark stops every child it started."""
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCHBUS_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dispatchbus.bench", "--smoke", "--bootstrap", broker.bootstrap_servers,
+         "--workdir", str(tmp_path / "work")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        children: set[int] = set()
+        while time.monotonic() < deadline and not children:
+            children = _descendants(proc.pid)
+            time.sleep(0.1)
+        assert children, "the benchmark started no child process"
+        time.sleep(1.0)
+        children |= _descendants(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    leftover = [pid for pid in children if _alive(pid)]
+    assert not leftover, f"still running after the benchmark exited: {leftover}"
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process whose ancestry leads to ``pid`` (children start their own sessions)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat[stat.rindex(b")") + 2:].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != b"Z"
