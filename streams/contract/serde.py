@@ -114,7 +114,9 @@ class AvroSerde:
 
     def __init__(self, ids: SchemaIds) -> None:
         self._ids = ids
-        self._readers = {name: v.parsed for name, v in current_versions().items()}
+        self._readers = {name: _prepared(v.parsed) for name, v in current_versions().items()}
+        # schema id -> (record name, writer schema, reader schema or None when equal, model class)
+        self._plans: dict[int, tuple[str, Any, Any, type[Event]]] = {}
 
     def encode(self, event: Event, topic: str) -> bytes:
         """Serialize ``event`` for ``topic`` (the topic matters only to a registry)."""
@@ -131,19 +133,34 @@ class AvroSerde:
         if len(data) < _HEADER.size or data[0] != MAGIC:
             raise DecodeError("undecodable", "not in the Confluent Avro wire format (magic byte 0)")
         _, schema_id = _HEADER.unpack_from(data)
-        name, writer = self._ids.writer_for(schema_id)
-        reader = self._readers.get(name)
-        if reader is None:
-            raise DecodeError("unknown_record", f"record {name} is not in the current contract")
+        plan = self._plans.get(schema_id)
+        if plan is None:
+            plan = self._plans[schema_id] = self._plan(schema_id)
+        name, writer, reader, model = plan
         try:
             body = fastavro.schemaless_reader(io.BytesIO(data[_HEADER.size:]), writer, reader)
         except Exception as exc:  # fastavro raises many types for corrupt bodies
             raise DecodeError("schema_mismatch", f"{name}: {type(exc).__name__}") from None
         try:
-            return event_class(name).model_validate(body)
+            return model.model_validate(body)
         except ValidationError as exc:
             fields = "; ".join(f"{f}: {m}" for f, m in describe_validation_error(exc))
             raise DecodeError("invalid_event", f"{name}: {fields}") from None
+
+    def _plan(self, schema_id: int) -> tuple[str, Any, Any, type[Event]]:
+        """How to read records written with ``schema_id`` (raises :class:`DecodeError`)."""
+        name, writer = self._ids.writer_for(schema_id)
+        reader = self._readers.get(name)
+        if reader is None:
+            raise DecodeError("unknown_record", f"record {name} is not in the current contract")
+        writer = _prepared(writer)
+        # fastavro skips schema resolution when both schemas are equal; deciding it once saves the comparison.
+        return name, writer, None if writer == reader else reader, event_class(name)
+
+
+def _prepared(schema: Any) -> Any:
+    """``schema`` parsed with fastavro's marker, so that reading and writing do not parse it again per record."""
+    return fastavro.parse_schema(schema)
 
 
 def serde_from_settings(settings: Any) -> AvroSerde:
