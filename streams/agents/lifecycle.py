@@ -101,6 +101,21 @@ def register(bus: Any, **_: Any) -> None:
     bus.calls_table, bus.units_table = calls, units
     unit_lookup = TableUnits(units)
     clock = BusClock(settings.worker.clock)
+    # call_id -> (table value, its Timeline). Parsing a timeline costs more than routing the call,
+    # so each one is parsed once; an entry counts only while the table still holds that very value
+    # (recovery from the changelog or another writer puts a new object there, which is parsed again).
+    parsed: dict[str, tuple[Any, Timeline]] = {}
+
+    def timeline_of(call_id: str, raw: Any) -> Timeline | None:
+        if not raw:
+            return None
+        hit = parsed.get(call_id)
+        if hit is not None and hit[0] is raw:
+            return hit[1]
+        timeline = Timeline.model_validate(raw)
+        parsed[call_id] = (raw, timeline)
+        return timeline
+
     by_topic = {spec.full_name(settings.topics): spec for spec in INPUTS}
     source = app.topic(*by_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
@@ -116,14 +131,18 @@ def register(bus: Any, **_: Any) -> None:
                 continue
             if not isinstance(event, HANDLED_TYPES):
                 continue
-            raw = calls.get(event.call_id)
-            timeline = Timeline.model_validate(raw) if raw else None
+            timeline = timeline_of(event.call_id, calls.get(event.call_id))
             policy = holder.current
             new, fx = apply(timeline, event, Context(policy, unit_lookup))
             if fx.duplicate:
                 continue
             clock.observe(event.event_time)
-            calls[event.call_id] = new.model_dump(mode="json")
+            stored = calls[event.call_id] = new.model_dump(mode="json")
+            # apply() never changes the timeline it is given; hooks at the end of a call get the object itself.
+            if fx.ended:
+                parsed.pop(event.call_id, None)
+            else:
+                parsed[event.call_id] = (stored, new)
             if isinstance(event, ev.CallReceived) and fx.decisions and clock.mode == "wall":
                 # The only hop measured on the wall clock: how long the bus took to decide.
                 waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
@@ -159,7 +178,7 @@ def register(bus: Any, **_: Any) -> None:
     async def handoff_deadlines() -> None:
         holder.poll()
         now = clock.now()
-        pending = [Timeline.model_validate(v) for v in list(calls.values()) if v and v.get("pending")]
+        pending = [timeline_of(k, v) for k, v in list(calls.items()) if v and v.get("pending")]
         for agency, w in waiting_by_agency(pending, now, HANDOFF_TOPICS).items():
             metrics.CALLS_WAITING.labels(agency).set(w.count)
             metrics.OLDEST_WAITING.labels(agency).set(w.oldest_seconds)
