@@ -7,6 +7,7 @@ statuses feed a global table that every worker holds in full.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timezone
 from typing import Any
@@ -15,7 +16,7 @@ from .. import catalogue, metrics
 from ..contract import events as ev
 from ..contract.serde import DecodeError
 from ..lifecycle.timeline import Timeline
-from ..lifecycle.timers import overdue, waiting_by_agency
+from ..lifecycle.timers import Waiting, overdue, waiting_by_agency
 from ..lifecycle.transitions import HANDLED_TYPES, Context, Effects, apply
 from ..policy.availability import UnitHistory, to_epoch_ms
 from ..policy.reasons import primary_reason_code
@@ -36,6 +37,9 @@ HANDOFF_TOPICS = {
 """Where a handoff request to each agency goes."""
 
 UNIT_HISTORY_DAYS = 7
+
+TIMER_SCAN_SLICE = 2000
+"""Table entries the deadline timer scans before letting the agents run."""
 
 
 class TableUnits:
@@ -178,13 +182,34 @@ def register(bus: Any, **_: Any) -> None:
     async def handoff_deadlines() -> None:
         holder.poll()
         now = clock.now()
-        pending = [timeline_of(k, v) for k, v in list(calls.items()) if v and v.get("pending")]
-        for agency, w in waiting_by_agency(pending, now, HANDOFF_TOPICS).items():
+        # The table is scanned in slices, letting the agents run in between, so that a large
+        # calls table does not hold up the streams; the figures are merged across slices.
+        waiting = waiting_by_agency([], now, HANDOFF_TOPICS)
+        due: list[ev.HandoffTimedOut] = []
+        still_pending: set[str] = set()
+        entries = list(calls.items())
+        kept = parsed.get
+        for start in range(0, len(entries), TIMER_SCAN_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            pending: list[Timeline] = []
+            for call_id, value in entries[start:start + TIMER_SCAN_SLICE]:
+                if value and value.get("pending"):
+                    hit = kept(call_id)
+                    pending.append(hit[1] if hit is not None and hit[0] is value else timeline_of(call_id, value))
+            for agency, w in waiting_by_agency(pending, now).items():
+                before = waiting.get(agency)
+                waiting[agency] = w if before is None else Waiting(
+                    agency, before.count + w.count, max(before.oldest_seconds, w.oldest_seconds)
+                )
+            if emitted:
+                still_pending.update(str(tl.pending.handoff_id) for tl in pending if tl.pending)
+            due.extend(overdue(pending, now))
+        for agency, w in waiting.items():
             metrics.CALLS_WAITING.labels(agency).set(w.count)
             metrics.OLDEST_WAITING.labels(agency).set(w.oldest_seconds)
-        still_pending = {str(tl.pending.handoff_id) for tl in pending if tl.pending}
         emitted.intersection_update(still_pending)
-        for timeout in overdue(pending, now):
+        for timeout in due:
             if str(timeout.handoff_id) in emitted:
                 continue
             emitted.add(str(timeout.handoff_id))
