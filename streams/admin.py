@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from .catalogue import CATALOGUE, TopicSpec
+from .catalogue import TopicSpec, topics_for
 from .settings import Settings
 
 
@@ -30,8 +30,12 @@ def admin_client(settings: Settings) -> AdminClient:
     return AdminClient(settings.kafka.admin_config())
 
 
-def create_topics(settings: Settings, specs: tuple[TopicSpec, ...] = CATALOGUE, timeout: float = 30.0) -> list[str]:
-    """Create missing catalogue topics; returns the names created. Existing ones are left alone."""
+def create_topics(settings: Settings, specs: tuple[TopicSpec, ...] | None = None, timeout: float = 30.0) -> list[str]:
+    """Create missing catalogue topics (and the listed PSAPs' own); returns the names created.
+
+    Existing ones are left alone.
+    """
+    specs = topics_for(settings) if specs is None else specs
     admin = admin_client(settings)
     existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [
@@ -70,8 +74,9 @@ def _wait_visible(admin: AdminClient, names: list[str], timeout: float) -> None:
         time.sleep(0.05)
 
 
-def describe_topics(settings: Settings, specs: tuple[TopicSpec, ...] = CATALOGUE) -> list[TopicState]:
-    """Each catalogue topic with its partition count on the broker."""
+def describe_topics(settings: Settings, specs: tuple[TopicSpec, ...] | None = None) -> list[TopicState]:
+    """Each catalogue topic (and the listed PSAPs' own) with its partition count on the broker."""
+    specs = topics_for(settings) if specs is None else specs
     topics = admin_client(settings).list_topics(timeout=10).topics
     states = []
     for spec in specs:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .contract import events as ev
-from .settings import TopicSettings
+from .settings import PSAP_ID_PATTERN, Settings, TopicSettings
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -28,6 +28,8 @@ class Agency(StrEnum):
     RESPONDERS = "responders"
     BUS = "bus"
     OPS = "ops"
+    PSAP = "psap"
+    """One call center; each PSAP is its own principal (``User:psap-<id>``) and reads only its own topics."""
 
 
 @dataclass(frozen=True)
@@ -149,8 +151,20 @@ ESCALATIONS = _call_topic(
 )
 FEEDBACK = _call_topic(
     "feedback.outcomes",
-    "Minimised outcomes of finished calls for the call center that took them.",
+    "Minimised outcomes of every finished call, all PSAPs: the CAD's archive and the bus's digest input. "
+    "Each listed PSAP also gets its own calls' outcomes on feedback.psap.<id>.outcomes.",
     (ev.OutcomeFeedback,),
+    (A.BUS,),
+    (A.CAD, A.BUS),
+    retention_days=400,
+)
+FEEDBACK_DIGESTS = TopicSpec(
+    "feedback.digests",
+    "Day and week digests of outcomes per PSAP and per call taker, all PSAPs (the latest revision of a "
+    "digest_id stands). Each listed PSAP also gets its own on feedback.psap.<id>.digests.",
+    1,
+    "psap_id",
+    (ev.FeedbackDigest,),
     (A.BUS,),
     (A.CAD,),
     retention_days=400,
@@ -179,10 +193,82 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     RESPONDER_ACTIVITY,
     ESCALATIONS,
     FEEDBACK,
+    FEEDBACK_DIGESTS,
     DEAD_LETTER,
 )
 
 BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in CATALOGUE}
+
+
+@dataclass(frozen=True)
+class PsapTopic:
+    """A topic every listed PSAP gets for itself (``feedback.psap.<psap_id>.<suffix>``).
+
+    The PSAPs are listed in ``DISPATCHBUS_FEEDBACK__PSAPS``; each PSAP's principal may
+    read its own topics and no other PSAP's (see ``deploy/acls.md``).
+    """
+
+    suffix: str
+    description: str
+    partitions: int
+    key: str
+    value_types: tuple[type[ev.Event], ...]
+    retention_days: int | None = 400
+
+    PREFIX = "feedback.psap."
+
+    def name_for(self, psap_id: str) -> str:
+        return f"{self.PREFIX}{psap_id}.{self.suffix}"
+
+    def spec(self, psap_id: str) -> TopicSpec:
+        """The catalogue entry of this topic for one PSAP."""
+        if not PSAP_ID_PATTERN.match(psap_id):
+            raise ValueError(f"{psap_id!r} cannot name a topic")
+        return TopicSpec(
+            self.name_for(psap_id),
+            self.description.format(psap=psap_id),
+            self.partitions,
+            self.key,
+            self.value_types,
+            (Agency.BUS,),
+            (Agency.PSAP,),
+            retention_days=self.retention_days,
+        )
+
+    def psap_of(self, name: str) -> str | None:
+        """The PSAP id if ``name`` (logical) is this topic for some PSAP."""
+        end = f".{self.suffix}"
+        if name.startswith(self.PREFIX) and name.endswith(end):
+            psap = name[len(self.PREFIX): -len(end)]
+            return psap if PSAP_ID_PATTERN.match(psap) else None
+        return None
+
+
+PSAP_FEEDBACK = PsapTopic(
+    "outcomes",
+    "Minimised outcomes of PSAP {psap}'s calls, for that call center alone.",
+    CALL_PARTITIONS,
+    "call_id",
+    (ev.OutcomeFeedback,),
+)
+PSAP_DIGESTS = PsapTopic(
+    "digests",
+    "Day and week digests of PSAP {psap} and its call takers, for that call center alone.",
+    1,
+    "psap_id",
+    (ev.FeedbackDigest,),
+)
+PSAP_TOPICS: tuple[PsapTopic, ...] = (PSAP_FEEDBACK, PSAP_DIGESTS)
+
+
+def psap_topics(psap_ids: tuple[str, ...] | list[str]) -> tuple[TopicSpec, ...]:
+    """Every per-PSAP topic of the listed PSAPs."""
+    return tuple(t.spec(psap) for psap in psap_ids for t in PSAP_TOPICS)
+
+
+def topics_for(settings: Settings) -> tuple[TopicSpec, ...]:
+    """The catalogue plus the per-PSAP topics of the PSAPs ``settings`` lists: what ``topics create`` makes."""
+    return CATALOGUE + psap_topics(settings.feedback.psap_ids)
 
 
 def lookup(name: str, settings: TopicSettings | None = None) -> TopicSpec:
@@ -191,5 +277,10 @@ def lookup(name: str, settings: TopicSettings | None = None) -> TopicSpec:
         return BY_NAME[name]
     if settings and name.startswith(settings.prefix) and name[len(settings.prefix):] in BY_NAME:
         return BY_NAME[name[len(settings.prefix):]]
-    known = ", ".join(BY_NAME)
+    logical = name[len(settings.prefix):] if settings and name.startswith(settings.prefix) else name
+    for candidate in (name, logical):
+        for template in PSAP_TOPICS:
+            if (psap := template.psap_of(candidate)) is not None:
+                return template.spec(psap)
+    known = ", ".join([*BY_NAME, *(t.name_for("<psap_id>") for t in PSAP_TOPICS)])
     raise KeyError(f"unknown topic {name!r}; the catalogue has: {known}")

@@ -375,6 +375,7 @@ def render_topics_md(settings: Settings) -> str:
     lines += ["", "## What each topic is for", ""]
     for spec in CATALOGUE:
         lines.append(f"- `{spec.full_name(ts)}`: {spec.description}")
+    lines += _psap_topics_md(settings)
     lines += [
         "",
         "## Connectors",
@@ -388,6 +389,56 @@ def render_topics_md(settings: Settings) -> str:
         )
     lines.append("")
     return "\n".join(lines)
+
+
+def _psap_topics_md(settings: Settings) -> list[str]:
+    """The per-PSAP feedback topics: the template, and the PSAPs the settings list."""
+    ts = settings.topics
+    listed = settings.feedback.psap_ids
+    lines = [
+        "",
+        "## Per-PSAP feedback topics",
+        "",
+        "Each PSAP listed in `DISPATCHBUS_FEEDBACK__PSAPS` gets its own outcomes and digests, readable by",
+        "that PSAP alone (`dispatchbus topics create` creates them). PSAP ids may use letters, digits, `_`",
+        "and `-` (no dots). Outcomes of PSAPs not listed are only on the regional topics above.",
+        "",
+        "| Topic | Partitions | Key | Value types | Producers | Consumers | Retention |",
+        "| --- | ---: | --- | --- | --- | --- | --- |",
+    ]
+    for template in catalogue.PSAP_TOPICS:
+        spec = template.spec("PSAP")
+        name = ts.prefix + template.name_for("<psap_id>")
+        lines.append(
+            f"| `{name}` | {spec.partition_count(ts)} | `{spec.key}` | {', '.join(spec.value_type_names)} | "
+            f"bus | that PSAP (`User:psap-<psap_id>`) | {_retention(spec)} |"
+        )
+    lines += ["", f"Listed: {', '.join(f'`{p}`' for p in listed) if listed else 'none'}."]
+    return lines
+
+
+def _psap_acls(settings: Settings) -> tuple[list[str], list[str]]:
+    """Rows and commands of the per-PSAP principals (a template, then each listed PSAP)."""
+    ts = settings.topics
+    base = 'kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config admin.properties --add'
+    rows: list[str] = []
+    commands: list[str] = []
+    for psap in ("<psap_id>", *settings.feedback.psap_ids):
+        shell = "$PSAP" if psap == "<psap_id>" else psap
+        who = f"User:psap-{psap}"
+        names = [ts.prefix + t.name_for(psap) for t in catalogue.PSAP_TOPICS]
+        rows += [f"| `{who}` | `{name}` | yes |  |" for name in names]
+        rows += [f"| `{principal(Agency.BUS)}` | `{name}` |  | yes |" for name in names]
+        commands.append(f"# psap {psap}" + (" (PSAP=<psap_id>, for each listed PSAP)" if psap == "<psap_id>" else ""))
+        for template in catalogue.PSAP_TOPICS:
+            topic = ts.prefix + template.name_for(shell)
+            commands.append(f'{base} --allow-principal "User:psap-{shell}" --operation Read --operation Describe --topic "{topic}"')
+            commands.append(f"{base} --allow-principal {principal(Agency.BUS)} --operation Write --operation Describe --topic \"{topic}\"")
+        commands.append(
+            f'{base} --allow-principal "User:psap-{shell}" --operation Read --group "psap.{shell}." '
+            "--resource-pattern-type prefixed"
+        )
+    return rows, commands
 
 
 # --- ACL plan ------------------------------------------------------------------------
@@ -468,7 +519,19 @@ def render_acls_md(settings: Settings) -> str:
                 f"| `{principal(agency)}` | `{spec.full_name(ts)}` | "
                 f"{'yes' if 'READ' in ops else ''} | {'yes' if 'WRITE' in ops else ''} |"
             )
+    psap_rows, psap_commands = _psap_acls(settings)
     lines += [
+        "",
+        "## Per-PSAP principals",
+        "",
+        "Each PSAP listed in `DISPATCHBUS_FEEDBACK__PSAPS` is its own principal, `User:psap-<psap_id>`: it may",
+        "READ its own feedback topics (literal ACLs) and its consumer groups `psap.<psap_id>.*` (PSAP ids",
+        "have no dots, so one PSAP's prefix never covers another's), and nothing else. The regional",
+        "`feedback.outcomes` and `feedback.digests` hold every PSAP's calls and stay with the CAD.",
+        "",
+        "| Principal | Topic | READ | WRITE |",
+        "| --- | --- | :---: | :---: |",
+        *psap_rows,
         "",
         "## Beyond the catalogue topics",
         "",
@@ -494,8 +557,11 @@ def render_acls_md(settings: Settings) -> str:
         )
     lines += ["", "## Commands", "", "```sh"]
     for agency in Agency:
+        if agency is Agency.PSAP:
+            continue  # one principal per listed PSAP, below
         lines.append(f"# {agency.value}")
         lines += _acl_commands(agency, settings)
+    lines += psap_commands
     for plan in CONNECTORS:
         if plan.direction == "sink":
             lines.append(f"# connector {plan.name}")

@@ -8,10 +8,12 @@ code reads ``os.environ`` for configuration.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -151,6 +153,47 @@ class WorkerSettings(BaseModel):
     )
 
 
+PSAP_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+"""PSAP ids that may name a topic (no dots, so ``feedback.psap.<id>.`` never matches another PSAP)."""
+
+
+class FeedbackSettings(BaseModel):
+    """Outcome feedback to call centers and its digests."""
+
+    psaps: str = Field(
+        default="",
+        description="Comma-separated PSAP ids that get their own feedback topics "
+        "(feedback.psap.<id>.outcomes and .digests, readable by that PSAP alone).",
+    )
+    timezone: str = Field(default="UTC", description="Local time of the digests' days; weeks start on Monday.")
+    retention_days: int = Field(
+        default=35, ge=8, description="Digest windows older than this (in event time) are dropped, and "
+        "outcomes of calls received before them are no longer counted.",
+    )
+
+    @field_validator("psaps")
+    @classmethod
+    def _psap_ids(cls, value: str) -> str:
+        ids = [p.strip() for p in value.split(",") if p.strip()]
+        bad = [p for p in ids if not PSAP_ID_PATTERN.match(p)]
+        if bad:
+            raise ValueError(f"PSAP ids may use letters, digits, '_' and '-' only: {', '.join(bad)}")
+        return ",".join(dict.fromkeys(ids))
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def psap_ids(self) -> tuple[str, ...]:
+        return tuple(p for p in self.psaps.split(",") if p)
+
+
 class Settings(BaseSettings):
     """Every setting of every dispatchbus process."""
 
@@ -160,6 +203,7 @@ class Settings(BaseSettings):
     schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
     topics: TopicSettings = TopicSettings()
     worker: WorkerSettings = WorkerSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
 
     def to_env(self) -> dict[str, str]:
         """These settings as DISPATCHBUS_* environment variables (for child processes)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..admin import create_topics, describe_topics
-from ..catalogue import CATALOGUE
+from ..catalogue import topics_for
 from .common import add_connection_args, settings_from_args
 
 
@@ -18,15 +18,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    specs = topics_for(settings)  # the catalogue and the per-PSAP topics of DISPATCHBUS_FEEDBACK__PSAPS
     if args.action == "list":
-        for spec in CATALOGUE:
+        for spec in specs:
             print(spec.full_name(settings.topics))
         return 0
     if args.action == "create":
         created = create_topics(settings)
         for name in created:
             print(f"created {name}")
-        print(f"{len(created)} created, {len(CATALOGUE) - len(created)} already present")
+        print(f"{len(created)} created, {len(specs) - len(created)} already present")
         return 0
     missing = 0
     for state in describe_topics(settings):

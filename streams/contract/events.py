@@ -70,6 +70,10 @@ OutcomeCategory = Literal[
     "refused_services",
     "other",
 ]
+RouteStep = Literal[
+    "decided", "accepted", "declined", "timed_out", "consult_result", "dispatched", "on_scene", "cleared"
+]
+DigestWindow = Literal["day", "week"]
 
 
 class Record(BaseModel):
@@ -148,6 +152,12 @@ class RouteHop(Record):
     agency: Target
     team: str | None = None
     at: UtcDatetime
+    kind: RouteStep | None = Field(default=None, description="What happened at this hop.")
+    code: str | None = Field(
+        default=None,
+        description="A code from a closed set: the decision's reason code, the decline reason, the "
+        "consult result or the outcome category. Never free text.",
+    )
 
 
 # --- 911 CAD ----------------------------------------------------------------------
@@ -167,6 +177,10 @@ class CallReceived(Event):
     priority: int = Field(ge=1, le=5, description="1 (highest) to 5.")
     narrative: str | None = Field(
         default=None, description="Sensitive free text; never logged, never forwarded."
+    )
+    call_taker_id: str | None = Field(
+        default=None,
+        description="The call taker who took the call; returned only to the call's own PSAP in outcome feedback.",
     )
 
 
@@ -357,6 +371,69 @@ class OutcomeFeedback(Event):
     police_needed: bool = False
     seconds_to_on_scene: float | None = None
     seconds_to_close: float | None = None
+    received_at: UtcDatetime | None = Field(
+        default=None, description="When the call was received: the event time digests are windowed by."
+    )
+    call_taker_id: str | None = Field(default=None, description="The call taker who took the call.")
+    model: str | None = Field(default=None, description="Dispatch model of the decision that stood.")
+    first_target: Target | None = Field(default=None, description="Where the first routing decision sent the call.")
+    diverted: bool = Field(
+        default=False,
+        description="The first decision sent the call to a community responder, a clinician or the hotline.",
+    )
+
+
+class OutcomeCount(Record):
+    """How many calls ended with one outcome category."""
+
+    category: OutcomeCategory
+    calls: int = Field(ge=0)
+
+
+class RouteDigest(Record):
+    """Calls whose first decision went to one agency, and how they ended."""
+
+    first_target: Target
+    calls: int = Field(ge=0)
+    outcomes: list[OutcomeCount] = Field(default_factory=list)
+    resolved_without_police: int = Field(default=0, ge=0)
+    police_backup: int = Field(default=0, ge=0)
+    on_scene_calls: int = Field(default=0, ge=0)
+    median_seconds_to_on_scene: float | None = None
+    p90_seconds_to_on_scene: float | None = None
+
+
+class FeedbackDigest(Event):
+    """Outcomes of a PSAP's (or one call taker's) calls received in one day or week window.
+
+    Each counted outcome yields a new revision of its windows' digests; the
+    highest ``revision`` of a ``digest_id`` stands.
+    """
+
+    TIME_FIELD: ClassVar[str] = "as_of"
+
+    digest_id: str = Field(min_length=1, description="psap/window/start date[/taker/id]: one window's digest.")
+    psap_id: str = Field(min_length=1)
+    call_taker_id: str | None = Field(default=None, description="None: the whole PSAP.")
+    window: DigestWindow
+    window_start: UtcDatetime
+    window_end: UtcDatetime
+    timezone: str = Field(description="Time zone of the window's local days (weeks start on Monday).")
+    revision: int = Field(ge=1, description="Outcomes counted in this window so far.")
+    as_of: UtcDatetime = Field(description="Latest close time among the counted outcomes.")
+    calls: int = Field(ge=0)
+    diverted_calls: int = Field(default=0, ge=0, description="First sent to a community responder, clinician or hotline.")
+    resolved_without_police: int = Field(
+        default=0, ge=0, description="Diverted calls that ended resolved, police never needed or involved."
+    )
+    share_resolved_without_police: float | None = Field(default=None, description="Of the diverted calls.")
+    police_backup: int = Field(default=0, ge=0, description="Diverted calls that needed police after all.")
+    police_backup_rate: float | None = Field(default=None, description="Of the diverted calls.")
+    on_scene_calls: int = Field(default=0, ge=0, description="Calls with a unit on scene.")
+    median_seconds_to_on_scene: float | None = Field(default=None, description="From received to on scene.")
+    p90_seconds_to_on_scene: float | None = None
+    outcomes: list[OutcomeCount] = Field(default_factory=list)
+    routes: list[RouteDigest] = Field(default_factory=list)
 
 
 class DeadLetter(Event):
@@ -392,6 +469,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ConsultResult,
     OutcomeFeedback,
     DeadLetter,
+    FeedbackDigest,
 )
 """Every top-level event, in contract order."""
 

@@ -201,6 +201,7 @@ def _calls(rng: random.Random, start_ms: int, calls_per_day: float) -> Iterator[
             "location": {"lat": lat, "lon": lon, "zone": zone},
             "priority": priority,
             "narrative": rng.choice(_NARRATIVES) if rng.random() < 0.7 else None,
+            "call_taker_id": None,  # the contract's JSON form names every field
         }
 
 

@@ -65,5 +65,15 @@ def one_of_each() -> list[ev.Event]:
         ev.DeadLetter(event_id=uid(15), source_topic="x", source_partition=0, source_offset=1,
                       consumer="route_calls", reason="undecodable", original_value=b"\x00\xffraw",
                       failed_at=T0),
+        ev.FeedbackDigest(event_id=uid(16), digest_id="PSAP-1/day/2026-05-04", psap_id="PSAP-1", window="day",
+                          window_start=T0.replace(hour=0), window_end=T0.replace(hour=0, day=5), timezone="UTC",
+                          revision=1, as_of=T0, calls=1, diverted_calls=1, resolved_without_police=1,
+                          share_resolved_without_police=1.0, police_backup=0, police_backup_rate=0.0,
+                          on_scene_calls=1, median_seconds_to_on_scene=600.5, p90_seconds_to_on_scene=600.5,
+                          outcomes=[ev.OutcomeCount(category="resolved_on_scene", calls=1)],
+                          routes=[ev.RouteDigest(first_target="community_responder", calls=1,
+                                                 outcomes=[ev.OutcomeCount(category="resolved_on_scene", calls=1)],
+                                                 resolved_without_police=1, on_scene_calls=1,
+                                                 median_seconds_to_on_scene=600.5, p90_seconds_to_on_scene=600.5)]),
     ]
     return out
