@@ -74,3 +74,50 @@ RESOLVED_BY_PHONE = Counter(
     ["model", "agency"],
     registry=REGISTRY,
 )
+
+# --- outcome feedback to call centers (labelled by PSAP, never by call taker) -------------
+
+FEEDBACK_SENT = Counter(
+    "dispatchbus_feedback_sent_total",
+    "OutcomeFeedback events produced when a call ended, by PSAP; psap=\"unlisted\" for PSAPs without "
+    "their own feedback topics (not in DISPATCHBUS_FEEDBACK__PSAPS).",
+    ["psap"],
+    registry=REGISTRY,
+)
+FEEDBACK_ERRORS = Counter(
+    "dispatchbus_feedback_errors_total",
+    "Ended calls whose feedback could not be built (the call's lifecycle goes on).",
+    registry=REGISTRY,
+)
+FEEDBACK_OUTCOMES = Counter(
+    "dispatchbus_feedback_outcomes_total",
+    "Outcomes counted in the feedback digests (each call once), by PSAP, first target and outcome category.",
+    ["psap", "first_target", "category"],
+    registry=REGISTRY,
+)
+FEEDBACK_DROPPED = Counter(
+    "dispatchbus_feedback_dropped_total",
+    "Feedback not counted in the digests: reason=duplicate (a redelivered copy) or too_late (the call "
+    "was received before the retained windows).",
+    ["psap", "reason"],
+    registry=REGISTRY,
+)
+FEEDBACK_RESOLVED_WITHOUT_POLICE = Gauge(
+    "dispatchbus_feedback_resolved_without_police_ratio",
+    "Share of the diverted calls received in the PSAP's current day or week (event time) that ended "
+    "resolved with police never needed.",
+    ["psap", "window"],
+    registry=REGISTRY,
+)
+FEEDBACK_POLICE_BACKUP = Gauge(
+    "dispatchbus_feedback_police_backup_ratio",
+    "Share of the diverted calls received in the PSAP's current day or week that needed police after all.",
+    ["psap", "window"],
+    registry=REGISTRY,
+)
+FEEDBACK_MEDIAN_TO_ON_SCENE = Gauge(
+    "dispatchbus_feedback_median_to_on_scene_seconds",
+    "Median time from received to on scene of the calls received in the PSAP's current day or week.",
+    ["psap", "window"],
+    registry=REGISTRY,
+)

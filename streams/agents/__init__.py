@@ -7,6 +7,7 @@ from typing import Any
 
 def register_all(bus: Any, **options: Any) -> None:
     """Register every agent on ``bus.app``."""
-    from . import lifecycle
+    from . import feedback, lifecycle
 
     lifecycle.register(bus, **options)
+    feedback.register(bus, **options)
