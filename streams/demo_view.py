@@ -116,6 +116,10 @@ def _fmt_seconds(value: float | None) -> str:
     return f"{value:.0f} s" if value >= 10 else f"{value:.2f} s"
 
 
+def _fmt_share(share: float | None, count: int) -> str:
+    return "–" if share is None else f"{share:.0%} ({count})"
+
+
 def render(snap: Snapshot, *, elapsed: float, title: str) -> Group:
     """The whole screen."""
     calls = Table(title="Calls (latest first)", expand=True)
@@ -165,12 +169,18 @@ def render(snap: Snapshot, *, elapsed: float, title: str) -> Group:
         calls, totals, hops,
     ]
     if snap.digests:
-        fb = Table(title="Outcome feedback to call centers (today)", expand=True)
-        for col in ("PSAP", "calls", "resolved without police", "police backup", "median to on scene"):
-            fb.add_column(col)
+        fb = Table(title="Outcome feedback to call centers (by received day and week; shares of diverted calls)",
+                   expand=True)
+        for col in ("PSAP", "window", "calls", "diverted", "resolved w/o police", "police backup",
+                    "median to on scene", "p90"):
+            fb.add_column(col, justify="left" if col in ("PSAP", "window") else "right")
         for d in snap.digests:
-            fb.add_row(*[str(d.get(k, "")) for k in ("psap_id", "calls", "resolved_without_police",
-                                                     "police_backup_rate", "median_seconds_to_on_scene")])
+            fb.add_row(
+                d["psap_id"], f"{d['window']} {d['window_start'][:10]}", str(d["calls"]), str(d["diverted_calls"]),
+                _fmt_share(d["share_resolved_without_police"], d["resolved_without_police"]),
+                _fmt_share(d["police_backup_rate"], d["police_backup"]),
+                _fmt_seconds(d["median_seconds_to_on_scene"]), _fmt_seconds(d["p90_seconds_to_on_scene"]),
+            )
         parts.append(fb)
     return Group(*parts)
 

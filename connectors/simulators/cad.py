@@ -106,7 +106,10 @@ class CadSimulator(Simulator):
         if any(getattr(screening, flag) for flag in RISK_FLAGS):
             priority = min(priority, 2)
         local = when.astimezone(self.config.tz)
-        call_id = f"{cad.call_id_prefix}-{local:%Y%m%d-%H%M%S}-{next(self._numbers):04d}"
+        number = next(self._numbers)
+        call_id = f"{cad.call_id_prefix}-{local:%Y%m%d-%H%M%S}-{number:04d}"
+        # Call takers answer in turn (no random draw, so seeded call streams stay as they were).
+        taker = f"{cad.psap_id}-CT{(number - 1) % cad.call_takers + 1:02d}" if cad.call_takers else None
         label = profile.label or call_type.replace("_", " ")
         return CallReceived(
             event_id=self.new_id(),
@@ -118,6 +121,7 @@ class CadSimulator(Simulator):
             location=self._location(),
             priority=priority,
             narrative=f"SYNTHETIC TEST DATA - simulated {label} call {call_id}; no real caller or person.",
+            call_taker_id=taker,
         )
 
     def _location(self) -> Location:

@@ -251,6 +251,7 @@ class CadConfig(_Model):
 
     psap_id: str = Field(default="PSAP-SIM-01", min_length=1)
     call_id_prefix: str = Field(default="SIM", min_length=1)
+    call_takers: int = Field(default=6, ge=0, description="Call takers on shift, taking calls in turn (0: none named).")
     calls_per_day: float = Field(gt=0)
     hourly_volume: list[Weight] = Field(min_length=24, max_length=24, description="Relative volume per local hour.")
     call_mix: CallMix

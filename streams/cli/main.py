@@ -16,6 +16,7 @@ SUBCOMMANDS = (
     "policy",
     "route",
     "calls",
+    "feedback",
     "demo",
 )
 
