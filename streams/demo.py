@@ -62,6 +62,8 @@ def run_demo(
         settings.worker.policy_model = model  # type: ignore[assignment]
         settings.worker.web_port = free_port()
         settings.worker.data_dir = run_dir / "worker"
+        settings.feedback.psaps = config.cad.psap_id  # the simulated call center gets its own feedback topics
+        settings.feedback.timezone = config.timezone
         create_topics(settings)
         worker = worker_process(settings, run_dir / "worker.log")
         console.print(f"starting the bus worker ({model} reference policy) …")
