@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..contract.events import CallReceived, RoutingDecision, UtcDatetime, iso_utc
+from ..contract.events import CallReceived, HandoffRequested, RoutingDecision, UtcDatetime, iso_utc
 
 Status = Literal[
     "unrouted",  # replies or activity arrived before the call itself
@@ -84,6 +84,12 @@ class Timeline(BaseModel):
     outcome: str | None = None
     police_needed: bool = False
     feedback_sent: bool = False
+    # What the last applied event emitted: if that event is redelivered (a crash after the
+    # timeline was saved but before its outputs reached Kafka), the same outputs are sent again.
+    last_event_id: str | None = None
+    last_decisions: list[RoutingDecision] = Field(default_factory=list)
+    last_handoffs: list[HandoffRequested] = Field(default_factory=list)
+    last_ended: bool = False
 
     @property
     def ended(self) -> bool:

@@ -51,6 +51,7 @@ class Effects:
     timeouts: list[str] = field(default_factory=list)  # agency
     resolved_by_phone: list[str] = field(default_factory=list)  # agency
     duplicate: bool = False
+    resend: bool = False  # a redelivered last event: send its outputs again, count nothing
     late: bool = False
     ended: bool = False
 
@@ -314,10 +315,16 @@ def apply(timeline: Timeline | None, event: ev.Event, ctx: Context) -> tuple[Tim
     fx = Effects()
     if tl.has_seen(event.event_id):
         fx.duplicate = True
+        if tl.last_event_id == str(event.event_id):
+            fx.resend = True
+            fx.decisions, fx.handoffs = list(tl.last_decisions), list(tl.last_handoffs)
+            fx.ended = tl.last_ended
         return tl, fx
     tl.mark_seen(event.event_id)
     if tl.call is None and not isinstance(event, ev.CallReceived):
         _late(tl, event, "before_call", fx, detail=type(event).__name__)
-        return tl, fx
-    _HANDLERS[type(event)](tl, event, ctx, fx)
+    else:
+        _HANDLERS[type(event)](tl, event, ctx, fx)
+    tl.last_event_id = str(event.event_id)
+    tl.last_decisions, tl.last_handoffs, tl.last_ended = list(fx.decisions), list(fx.handoffs), fx.ended
     return tl, fx

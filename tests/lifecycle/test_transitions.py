@@ -126,8 +126,13 @@ def test_duplicates_change_nothing_and_late_replies_are_recorded():
     tl, fx = run([call], c)
     handoff = fx[0].handoffs[0]
     same, f = apply(tl, call, c)
-    assert f.duplicate and not f.decisions and same.model_dump() == tl.model_dump()
+    # the last event redelivered (e.g. after a crash): its outputs are offered again, identical
+    assert f.duplicate and f.resend and same.model_dump() == tl.model_dump()
+    assert f.decisions == tl.decisions and f.handoffs == [handoff]
     tl, _ = apply(tl, overdue([tl], s.at(500))[0], c)  # timed out: police now pending
+    again, f = apply(tl, call, c)
+    assert f.duplicate and not f.resend and not f.decisions and not f.handoffs, "older duplicates emit nothing"
+    assert again.model_dump() == tl.model_dump()
     tl, f = apply(tl, s.accepted(handoff, 600), c)  # the team answers too late
     assert f.late and tl.holder == "police" and tl.hops[-1].late
 
