@@ -47,10 +47,17 @@ class TableUnits:
 
     def __init__(self, table: Any) -> None:
         self._table = table
+        # unit_id -> (table value, its UnitHistory), used while the table holds that very value.
+        self._parsed: dict[str, tuple[Any, UnitHistory]] = {}
 
     def status_at(self, unit_id: str, epoch_ms: int) -> str | None:
         data = self._table.get(unit_id)
-        return UnitHistory.from_json(data).status_at(epoch_ms) if data else None
+        if not data:
+            return None
+        hit = self._parsed.get(unit_id)
+        if hit is None or hit[0] is not data:
+            hit = self._parsed[unit_id] = (data, UnitHistory.from_json(data))
+        return hit[1].status_at(epoch_ms)
 
 
 class BusClock:
