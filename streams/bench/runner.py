@@ -40,10 +40,23 @@ class Plan:
 
 
 PLANS = {
-    "full": Plan("full", 3, Phases(saturation_events=40_000, rate=1000, latency_seconds=30, warmup_seconds=3), 1_000_000),
-    "quick": Plan("quick", 3, Phases(saturation_events=10_000, rate=1000, latency_seconds=8, warmup_seconds=2), 200_000),
-    "smoke": Plan("smoke", 1, Phases(saturation_events=300, rate=1000, latency_seconds=1.5, warmup_seconds=0.25), 3_000),
+    "full": Plan(
+        "full", 3,
+        Phases({"raw": 60_000, "faust": 30_000, "worker": 20_000}, rate=1000, latency_seconds=20, warmup_seconds=2),
+        1_000_000,
+    ),
+    "quick": Plan(
+        "quick", 3,
+        Phases({"raw": 20_000, "faust": 10_000, "worker": 6_000}, rate=1000, latency_seconds=8, warmup_seconds=2),
+        200_000,
+    ),
+    "smoke": Plan(
+        "smoke", 1,
+        Phases({"raw": 300, "faust": 300, "worker": 300}, rate=1000, latency_seconds=1.5, warmup_seconds=0.25),
+        3_000,
+    ),
 }
+"""Sizes: the whole full run takes about 10 minutes on 2 cores, quick about 4, smoke well under one."""
 
 TARGETS = {
     "worker_vs_faust_throughput": 0.80,
@@ -146,23 +159,24 @@ def report(res: Results, out: IO[str]) -> None:
     w(
         f"broker:   {res.broker}; cad.calls and the output topics have 6 partitions; "
         f"consumers fetch-wait 10 ms\n"
-        f"load:     saturation = {ph.saturation_events:,} calls preloaded, drained by a fresh process; "
+        f"load:     saturation = {', '.join(f'{k} {v:,}' for k, v in ph.saturation_events.items())} calls "
+        f"preloaded, drained by a fresh process; "
         f"latency = {ph.rate:,.0f} calls/s for {ph.latency_seconds:g} s (first {ph.warmup_seconds:g} s not counted)\n\n"
     )
-    head = f"{'':47} {'events/s':>22} {'p50 ms':>16} {'p99 ms':>16} {'p999 ms':>16} {'CPU s/1000 ev':>22}\n"
-    w(head)
     for n, kind in zip(("1 ", "1b", "2 "), KINDS):
         if kind not in res.pipelines:
             continue
-        cpu_sat = res.spread(kind, lambda r: r.cpu_per_1000_saturated).format(2)
-        cpu_rate = res.spread(kind, lambda r: r.cpu_per_1000_at_rate).format(2)
+
+        def fig(f: Callable[[PipelineRun], float], digits: int, kind: str = kind) -> str:
+            return res.spread(kind, f).format(digits)
+
         w(
-            f"{n} {TITLES[kind]:44} {res.spread(kind, lambda r: r.throughput).format(0):>22} "
-            f"{res.spread(kind, lambda r: r.latency(50)).format(1):>16} "
-            f"{res.spread(kind, lambda r: r.latency(99)).format(1):>16} "
-            f"{res.spread(kind, lambda r: r.latency(99.9)).format(1):>16} "
-            f"{cpu_sat:>22}\n"
-            f"{'':47} {'':22} {'':16} {'':16} {'':16} {'at load: ' + cpu_rate:>22}\n"
+            f"{n} {TITLES[kind]}\n"
+            f"   saturation         {fig(lambda r: r.throughput, 0)} events/s; "
+            f"CPU {fig(lambda r: r.cpu_per_1000_saturated, 2)} s per 1000 events\n"
+            f"   at {ph.rate:,.0f}/s         p50 {fig(lambda r: r.latency(50), 1)} ms, "
+            f"p99 {fig(lambda r: r.latency(99), 1)} ms, p999 {fig(lambda r: r.latency(99.9), 1)} ms; "
+            f"CPU {fig(lambda r: r.cpu_per_1000_at_rate, 2)} s per 1000 events\n"
         )
     for kind in KINDS:
         for i, run in enumerate(res.pipelines.get(kind, []), 1):

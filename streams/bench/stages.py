@@ -62,7 +62,8 @@ TITLES = {
 class Phases:
     """How much traffic one repetition offers."""
 
-    saturation_events: int
+    saturation_events: dict[str, int]
+    """Calls preloaded for each pipeline (more for the faster floors, so each drain lasts seconds)."""
     rate: float
     latency_seconds: float
     warmup_seconds: float
@@ -165,7 +166,7 @@ def run_pipeline(kind: str, bootstrap: str, run_tag: str, rep: int, phases: Phas
     if kind == "worker":
         units = catalogue.UNIT_STATUS.full_name(settings.topics)
         sender.preload(units, encode(serde, units, unit_statuses(), "unit_id"))
-    backlog = encode(serde, source, fresh_calls(phases.saturation_events, seed=seed, tag=f"S{rep}"), "call_id")
+    backlog = encode(serde, source, fresh_calls(phases.saturation_events[kind], seed=seed, tag=f"S{rep}"), "call_id")
     sender.preload(source, backlog)
 
     log = workdir / f"{kind}{rep}.log"
@@ -219,7 +220,7 @@ def run_pipeline(kind: str, bootstrap: str, run_tag: str, rep: int, phases: Phas
         thread.start()
         try:
             arrived = collector.collect(
-                len(records), timeout=phases.latency_seconds + 30, keys=keys,
+                len(records), timeout=3 * phases.latency_seconds + 60, keys=keys,
                 keep_values=kind == "worker", alive=alive,
             )
         finally:
