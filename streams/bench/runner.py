@@ -42,17 +42,20 @@ class Plan:
 PLANS = {
     "full": Plan(
         "full", 3,
-        Phases({"raw": 60_000, "faust": 30_000, "worker": 20_000}, rate=1000, latency_seconds=20, warmup_seconds=2),
+        Phases({"raw": 60_000, "faust": 30_000, "worker": 15_000}, rate=1000, latency_seconds=15, warmup_seconds=2,
+               low_rate=500, low_seconds=10),
         1_000_000,
     ),
     "quick": Plan(
         "quick", 3,
-        Phases({"raw": 20_000, "faust": 10_000, "worker": 6_000}, rate=1000, latency_seconds=8, warmup_seconds=2),
+        Phases({"raw": 20_000, "faust": 10_000, "worker": 6_000}, rate=1000, latency_seconds=6, warmup_seconds=1,
+               low_rate=500, low_seconds=4),
         200_000,
     ),
     "smoke": Plan(
         "smoke", 1,
-        Phases({"raw": 300, "faust": 300, "worker": 300}, rate=1000, latency_seconds=1.5, warmup_seconds=0.25),
+        Phases({"raw": 300, "faust": 300, "worker": 300}, rate=1000, latency_seconds=1.5, warmup_seconds=0.25,
+               low_rate=200, low_seconds=1),
         3_000,
     ),
 }
@@ -114,7 +117,16 @@ class Results:
                     for q, p in (("p50", 50), ("p99", 99), ("p999", 99.9))
                 },
                 "cpu_s_per_1000_saturated": self.spread(kind, lambda r: r.cpu_per_1000_saturated).to_json(),
-                "cpu_s_per_1000_at_rate": self.spread(kind, lambda r: r.cpu_per_1000_at_rate).to_json(),
+                "loads": {
+                    f"{rate:g}/s": {
+                        "latency_ms": {
+                            q: self.spread(kind, lambda r, p=p, rate=rate: r.latency(p, rate)).to_json()
+                            for q, p in (("p50", 50), ("p99", 99), ("p999", 99.9))
+                        },
+                        "cpu_s_per_1000": self.spread(kind, lambda r, rate=rate: _load_figure(r, rate, "cpu")).to_json(),
+                    }
+                    for rate, _ in self.plan.phases.loads()
+                },
                 "runs": [r.to_json() for r in self.pipelines.get(kind, [])],
             }
 
@@ -132,6 +144,9 @@ class Results:
                 "worker_vs_faust_throughput": self.paired("worker", "faust", lambda r: r.throughput).to_json(),
                 "worker_vs_raw_throughput": self.paired("worker", "raw", lambda r: r.throughput).to_json(),
                 "worker_vs_raw_p99": self.paired("worker", "raw", lambda r: r.latency(99)).to_json(),
+                "worker_vs_raw_p99_at_low_rate": self.paired(
+                    "worker", "raw", lambda r: r.latency(99, self.plan.phases.low_rate)
+                ).to_json(),
             },
             "offline": {
                 "calls": self.offline[0].calls if self.offline else 0,
@@ -141,6 +156,13 @@ class Results:
             },
             "targets": self.targets(),
         }
+
+
+def _load_figure(run: PipelineRun, rate: float, what: str) -> float:
+    load = run.at(rate)
+    if load is None:
+        return math.nan
+    return {"cpu": load.cpu_per_1000, "sent": load.sent_rate}[what]
 
 
 # -- the report ------------------------------------------------------------------
@@ -161,7 +183,8 @@ def report(res: Results, out: IO[str]) -> None:
         f"consumers fetch-wait 10 ms\n"
         f"load:     saturation = {', '.join(f'{k} {v:,}' for k, v in ph.saturation_events.items())} calls "
         f"preloaded, drained by a fresh process; "
-        f"latency = {ph.rate:,.0f} calls/s for {ph.latency_seconds:g} s (first {ph.warmup_seconds:g} s not counted)\n\n"
+        f"latency = " + ", then ".join(f"{r:,.0f} calls/s for {t:g} s" for r, t in ph.loads())
+        + f" (the first {ph.warmup_seconds:g} s of each not counted)\n\n"
     )
     for n, kind in zip(("1 ", "1b", "2 "), KINDS):
         if kind not in res.pipelines:
@@ -172,23 +195,28 @@ def report(res: Results, out: IO[str]) -> None:
 
         w(
             f"{n} {TITLES[kind]}\n"
-            f"   saturation         {fig(lambda r: r.throughput, 0)} events/s; "
+            f"   {'saturation':18} {fig(lambda r: r.throughput, 0)} events/s; "
             f"CPU {fig(lambda r: r.cpu_per_1000_saturated, 2)} s per 1000 events\n"
-            f"   at {ph.rate:,.0f}/s         p50 {fig(lambda r: r.latency(50), 1)} ms, "
-            f"p99 {fig(lambda r: r.latency(99), 1)} ms, p999 {fig(lambda r: r.latency(99.9), 1)} ms; "
-            f"CPU {fig(lambda r: r.cpu_per_1000_at_rate, 2)} s per 1000 events\n"
         )
+        for rate, _ in ph.loads():
+            w(
+                f"   {f'at {rate:,.0f}/s':18} p50 {fig(lambda r, q=rate: r.latency(50, q), 1)} ms, "
+                f"p99 {fig(lambda r, q=rate: r.latency(99, q), 1)} ms, "
+                f"p999 {fig(lambda r, q=rate: r.latency(99.9, q), 1)} ms; "
+                f"CPU {fig(lambda r, q=rate: _load_figure(r, q, 'cpu'), 2)} s per 1000 events\n"
+            )
     for kind in KINDS:
         for i, run in enumerate(res.pipelines.get(kind, []), 1):
             notes = []
-            if run.lost:
-                notes.append(f"{run.lost} outputs missing")
-            if run.mismatched:
-                notes.append(f"{run.mismatched} decisions with the wrong causation_id")
+            for rate, load in sorted(run.loads.items()):
+                if load.lost:
+                    notes.append(f"{load.lost} outputs missing at {rate:,.0f}/s")
+                if load.mismatched:
+                    notes.append(f"{load.mismatched} decisions with the wrong causation_id at {rate:,.0f}/s")
+                if not math.isnan(load.sent_rate) and load.sent_rate < 0.95 * rate:
+                    notes.append(f"sender reached only {load.sent_rate:,.0f}/s of {rate:,.0f}/s")
             if run.escalations:
                 notes.append(f"{run.escalations} handoff deadlines fired")
-            if not math.isnan(run.sent_rate) and run.sent_rate < 0.95 * run.offered_rate:
-                notes.append(f"sender reached only {run.sent_rate:,.0f}/s")
             if notes:
                 w(f"   note: {kind} repetition {i}: {'; '.join(notes)}\n")
     w("\n3  ratios (per repetition)\n")
@@ -198,6 +226,13 @@ def report(res: Results, out: IO[str]) -> None:
         ("worker p99 / raw p99 at the offered load", res.paired("worker", "raw", lambda r: r.latency(99)), 2),
         ("worker p99 / bare-Faust p99 at the offered load", res.paired("worker", "faust", lambda r: r.latency(99)), 2),
     )
+    if ph.low_rate:
+        low = ph.low_rate
+        ratio_rows += (
+            (f"worker p99 / raw p99 at {low:,.0f}/s", res.paired("worker", "raw", lambda r: r.latency(99, low)), 2),
+            (f"worker p99 / bare-Faust p99 at {low:,.0f}/s",
+             res.paired("worker", "faust", lambda r: r.latency(99, low)), 2),
+        )
     for label, spread, digits in ratio_rows:
         w(f"   {label:50} {spread.format(digits)}\n")
     w(f"   {'worker start-up to first decision, s':50} {res.spread('worker', lambda r: r.started_s).format(1)}\n")

@@ -23,8 +23,10 @@ import threading
 import time
 import uuid
 from contextlib import ExitStack
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import catalogue
 from ..admin import create_topics
@@ -67,10 +69,40 @@ class Phases:
     rate: float
     latency_seconds: float
     warmup_seconds: float
+    low_rate: float = 0.0
+    """A second, lower offered load that the worker can sustain (0: none)."""
+    low_seconds: float = 0.0
 
-    @property
-    def latency_events(self) -> int:
-        return max(1, int(self.rate * self.latency_seconds))
+    def loads(self) -> list[tuple[float, float]]:
+        """(rate, seconds) of each latency phase, the lower load first."""
+        out = [(self.low_rate, self.low_seconds)] if self.low_rate > 0 and self.low_seconds > 0 else []
+        return out + [(self.rate, self.latency_seconds)]
+
+
+@dataclass
+class LoadRun:
+    """Latency at one fixed offered load."""
+
+    rate: float
+    sent_rate: float
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    cpu_per_1000: float = math.nan
+    lost: int = 0
+    mismatched: int = 0
+
+    def latency(self, q: float) -> float:
+        return percentile(self.latencies_ms, q)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "offered_rate": self.rate,
+            "sent_rate": self.sent_rate,
+            "latency_samples": len(self.latencies_ms),
+            "latency_ms": {"p50": self.latency(50), "p99": self.latency(99), "p999": self.latency(99.9)},
+            "cpu_s_per_1000": self.cpu_per_1000,
+            "lost": self.lost,
+            "mismatched": self.mismatched,
+        }
 
 
 @dataclass
@@ -82,16 +114,16 @@ class PipelineRun:
     throughput: float
     cpu_per_1000_saturated: float
     started_s: float
-    offered_rate: float
-    sent_rate: float
-    latencies_ms: list[float] = field(default_factory=list, repr=False)
-    cpu_per_1000_at_rate: float = math.nan
-    lost: int = 0
-    mismatched: int = 0
+    loads: dict[float, LoadRun] = field(default_factory=dict)
     escalations: int = 0
 
-    def latency(self, q: float) -> float:
-        return percentile(self.latencies_ms, q)
+    def at(self, rate: float) -> LoadRun | None:
+        return self.loads.get(rate)
+
+    def latency(self, q: float, rate: float | None = None) -> float:
+        """Latency percentile at ``rate`` (default: the highest offered load)."""
+        run = self.loads.get(rate if rate is not None else max(self.loads, default=0.0))
+        return run.latency(q) if run is not None else math.nan
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -100,13 +132,7 @@ class PipelineRun:
             "throughput_eps": self.throughput,
             "cpu_s_per_1000_saturated": self.cpu_per_1000_saturated,
             "started_s": self.started_s,
-            "offered_rate": self.offered_rate,
-            "sent_rate": self.sent_rate,
-            "latency_samples": len(self.latencies_ms),
-            "latency_ms": {"p50": self.latency(50), "p99": self.latency(99), "p999": self.latency(99.9)},
-            "cpu_s_per_1000_at_rate": self.cpu_per_1000_at_rate,
-            "lost": self.lost,
-            "mismatched": self.mismatched,
+            "loads": [run.to_json() for _, run in sorted(self.loads.items())],
             "escalations": self.escalations,
         }
 
@@ -201,62 +227,77 @@ def run_pipeline(kind: str, bootstrap: str, run_tag: str, rep: int, phases: Phas
                 raise RuntimeError(f"{kind}: no '{ready}' in {log}")
             time.sleep(0.05)
 
-        # Phase 2: fixed offered load to the running processor.
-        calls = fresh_calls(phases.latency_events, seed=seed + 500, tag=f"L{rep}")
-        records = encode(serde, source, calls, "call_id")
-        keys = {k for k, _ in records}
-        stop = threading.Event()
-        sent: list[float] = []
-        failure: list[BaseException] = []
-
-        def send() -> None:
-            try:
-                sent.extend(sender.paced(source, records, phases.rate, stop))
-            except BaseException as exc:  # reported by the main thread
-                failure.append(exc)
-
-        thread = threading.Thread(target=send, name="bench-sender", daemon=True)
-        cpu0 = cpu_seconds(pid)
-        thread.start()
-        try:
-            arrived = collector.collect(
-                len(records), timeout=3 * phases.latency_seconds + 60, keys=keys,
-                keep_values=kind == "worker", alive=alive,
+        result = PipelineRun(kind, got.count, throughput, cpu_sat, started)
+        # Phase 2: fixed offered loads to the running processor.
+        for i, (rate, seconds) in enumerate(phases.loads()):
+            calls = fresh_calls(max(1, int(rate * seconds)), seed=seed + 500 + i, tag=f"L{rep}x{i}")
+            result.loads[rate] = _offer(
+                kind, calls, rate, phases.warmup_seconds, seconds, serde, sender, collector, source, pid, alive
             )
-        finally:
-            stop.set()
-            thread.join()
-        cpu1 = cpu_seconds(pid)
-        if failure:
-            raise failure[0]
-        warm = int(phases.rate * phases.warmup_seconds)
-        latencies = [
-            (arrived.at[key] - sent[i]) * 1000
-            for i, (key, _) in enumerate(records)
-            if i >= warm and key in arrived.at
-        ]
-        sent_span = sent[-1] - sent[0] if len(sent) > 1 else 0.0
-        result = PipelineRun(
-            kind=kind,
-            events=got.count,
-            throughput=throughput,
-            cpu_per_1000_saturated=cpu_sat,
-            started_s=started,
-            offered_rate=phases.rate,
-            sent_rate=(len(sent) - 1) / sent_span if sent_span > 0 else math.nan,
-            latencies_ms=latencies,
-            cpu_per_1000_at_rate=(cpu1 - cpu0) / max(1, arrived.count) * 1000,
-            lost=len(records) - arrived.count,
-        )
         if kind == "worker":
-            by_key = {k: c for (k, _), c in zip(records, calls)}
-            for key, value in arrived.values.items():
-                decision = serde.decode(value)
-                if not isinstance(decision, ev.RoutingDecision) or decision.causation_id != by_key[key].event_id:
-                    result.mismatched += 1
             with Collector(settings, catalogue.ESCALATIONS.full_name(settings.topics)) as esc:
                 result.escalations = esc.collect(1 << 30, timeout=1.0).count
     return result
+
+
+def _offer(
+    kind: str,
+    calls: list[ev.CallReceived],
+    rate: float,
+    warmup_seconds: float,
+    seconds: float,
+    serde: Any,
+    sender: Sender,
+    collector: Collector,
+    source: str,
+    pid: int,
+    alive: Callable[[], None],
+) -> LoadRun:
+    """Offer ``calls`` at ``rate`` per second; each one's latency is send → its output received."""
+    records = encode(serde, source, calls, "call_id")
+    keys = {k for k, _ in records}
+    stop = threading.Event()
+    sent: list[float] = []
+    failure: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            sent.extend(sender.paced(source, records, rate, stop))
+        except BaseException as exc:  # reported by the main thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=send, name="bench-sender", daemon=True)
+    cpu0 = cpu_seconds(pid)
+    thread.start()
+    try:
+        arrived = collector.collect(
+            len(records), timeout=3 * seconds + 60, keys=keys, keep_values=kind == "worker", alive=alive
+        )
+    finally:
+        stop.set()
+        thread.join()
+    cpu1 = cpu_seconds(pid)
+    if failure:
+        raise failure[0]
+    warm = int(rate * warmup_seconds)
+    latencies = [
+        (arrived.at[key] - sent[i]) * 1000 for i, (key, _) in enumerate(records) if i >= warm and key in arrived.at
+    ]
+    span = sent[-1] - sent[0] if len(sent) > 1 else 0.0
+    run = LoadRun(
+        rate=rate,
+        sent_rate=(len(sent) - 1) / span if span > 0 else math.nan,
+        latencies_ms=latencies,
+        cpu_per_1000=(cpu1 - cpu0) / max(1, arrived.count) * 1000,
+        lost=len(records) - arrived.count,
+    )
+    if kind == "worker":
+        by_key = {k: c for (k, _), c in zip(records, calls)}
+        for key, value in arrived.values.items():
+            decision = serde.decode(value)
+            if not isinstance(decision, ev.RoutingDecision) or decision.causation_id != by_key[key].event_id:
+                run.mismatched += 1
+    return run
 
 
 def fresh_run_tag() -> str:

@@ -38,11 +38,17 @@ def test_smoke_run_produces_every_figure(broker, tmp_path):
         for q in ("p50", "p99", "p999"):
             assert positive(summary["latency_ms"][q]["median"]), (kind, q)
         assert summary["cpu_s_per_1000_saturated"]["median"] >= 0
+        assert set(summary["loads"]) == {"200/s", "1000/s"}
+        for load in summary["loads"].values():
+            assert positive(load["latency_ms"]["p99"]["median"]), kind
         [run] = summary["runs"]
-        assert run["events"] == 300 and run["latency_samples"] > 0 and run["lost"] == 0
+        assert run["events"] == 300
+        assert [load["offered_rate"] for load in run["loads"]] == [200, 1000]
+        assert all(load["latency_samples"] > 0 and load["lost"] == 0 for load in run["loads"])
     worker = figures["pipelines"]["worker"]["runs"][0]
-    assert worker["mismatched"] == 0 and worker["escalations"] == 0
-    for ratio in ("worker_vs_faust_throughput", "worker_vs_raw_throughput", "worker_vs_raw_p99"):
+    assert all(load["mismatched"] == 0 for load in worker["loads"]) and worker["escalations"] == 0
+    for ratio in ("worker_vs_faust_throughput", "worker_vs_raw_throughput", "worker_vs_raw_p99",
+                  "worker_vs_raw_p99_at_low_rate"):
         assert positive(figures["ratios"][ratio]["median"]), ratio
     offline = figures["offline"]
     assert offline["calls"] == 3000
