@@ -79,7 +79,12 @@ class EmbeddedBroker:
             self._log_handle = open(self.log_file, "ab")
         out = self._log_handle or subprocess.DEVNULL
         try:
-            self._proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
+            from .processes import child_preexec
+
+            self._proc = subprocess.Popen(
+                cmd, stdout=out, stderr=out, start_new_session=True,
+                preexec_fn=child_preexec(),  # type: ignore[arg-type]
+            )
         except OSError as exc:
             raise BrokerError(f"cannot run the broker binary {binary}: {exc}") from exc
         try:

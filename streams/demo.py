@@ -46,10 +46,14 @@ def run_demo(
 
     console = console or Console()
     stop = threading.Event()
-    previous_term = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt  # unwinds like Ctrl-C, stopping everything started so far
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     config = load_config(sim_config) if sim_config else load_config(_packaged_demo_config())
     with ExitStack() as stack:
-        stack.callback(signal.signal, signal.SIGTERM, previous_term)
+        for sig, handler in previous.items():
+            stack.callback(signal.signal, sig, handler)
         if embedded:
             broker = EmbeddedBroker(log_file=run_dir / "broker.log")
             console.print("starting the embedded broker …")

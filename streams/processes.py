@@ -25,6 +25,21 @@ def child_env(settings: Settings, extra: Mapping[str, str] | None = None) -> dic
     return env
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to TERM it when the parent dies (even by SIGKILL)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def child_preexec() -> object:
+    """``preexec_fn`` for every child we start (None off Linux)."""
+    return _die_with_parent if sys.platform.startswith("linux") else None
+
+
 class ChildProcess:
     """A subprocess in its own session, logging to a file; ``stop()`` sends TERM, then KILL."""
 
@@ -39,7 +54,8 @@ class ChildProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            self.argv, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            self.argv, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=child_preexec(),  # type: ignore[arg-type]
         )
         return self
 

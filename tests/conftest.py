@@ -68,3 +68,13 @@ def start_worker(bus_settings: Settings, tmp_path: Path) -> Iterator:
     yield start
     for worker in started:
         worker.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A TERM (e.g. a CI timeout) unwinds like Ctrl-C, so fixtures still stop brokers and workers."""
+    import signal
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
