@@ -145,23 +145,24 @@ def register(bus: Any, **_: Any) -> None:
             timeline = timeline_of(event.call_id, calls.get(event.call_id))
             policy = holder.current
             new, fx = apply(timeline, event, Context(policy, unit_lookup))
-            if fx.duplicate:
+            if fx.duplicate and not fx.resend:
                 continue
-            clock.observe(event.event_time)
-            stored = calls[event.call_id] = new.model_dump(mode="json")
-            # apply() never changes the timeline it is given; hooks at the end of a call get the object itself.
-            if fx.ended:
-                parsed.pop(event.call_id, None)
-            else:
-                parsed[event.call_id] = (stored, new)
-            if isinstance(event, ev.CallReceived) and fx.decisions and clock.mode == "wall":
-                # The only hop measured on the wall clock: how long the bus took to decide.
-                waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
-                d = fx.decisions[0]
-                metrics.HOP_LATENCY.labels(policy.model, d.target, d.team or "", "received_to_decided").observe(
-                    max(0.0, waited)
-                )
-            record_effects(fx, policy.model)
+            if not fx.duplicate:  # a resend (redelivered last event) only sends again
+                clock.observe(event.event_time)
+                stored = calls[event.call_id] = new.model_dump(mode="json")
+                # apply() never changes the timeline it is given; hooks at the end of a call get the object itself.
+                if fx.ended:
+                    parsed.pop(event.call_id, None)
+                else:
+                    parsed[event.call_id] = (stored, new)
+                if isinstance(event, ev.CallReceived) and fx.decisions and clock.mode == "wall":
+                    # The only hop measured on the wall clock: how long the bus took to decide.
+                    waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
+                    d = fx.decisions[0]
+                    metrics.HOP_LATENCY.labels(policy.model, d.target, d.team or "", "received_to_decided").observe(
+                        max(0.0, waited)
+                    )
+                record_effects(fx, policy.model)
             for decision in fx.decisions:
                 await bus.send(catalogue.DECISIONS, decision.call_id, decision)
             for request in fx.handoffs:
