@@ -68,3 +68,35 @@ def test_a_cached_timeline_behaves_like_one_parsed_from_the_table(model, call_ty
         assert from_cache == from_table and fx_cache == fx_table
         assert kept.model_dump(mode="json") == stored, "apply() leaves the timeline it was given alone"
         kept, last = from_cache, event
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    model=st.sampled_from(MODELS),
+    calls=st.lists(st.tuples(st.sampled_from(CALL_TYPES), st.integers(0, 23), st.integers(0, 600),
+                             st.sampled_from(["none", "accept", "decline", "clear"])), max_size=25),
+    after=st.integers(min_value=-60, max_value=900),
+    ids=st.booleans(),
+)
+def test_the_deadline_scan_counts_like_the_timer_functions(model, calls, after, ids):
+    from dispatchbus.agents.lifecycle import HANDOFF_TOPICS, DeadlineScan
+    from dispatchbus.lifecycle.timers import waiting_by_agency
+
+    ctx = Context(load_reference_policy(model), AvailabilityBook())
+    timelines = []
+    for n, (call_type, hour, offset, then) in enumerate(calls):
+        s = Script(call_id=f"C{n}", start=Script().start.replace(hour=hour) + timedelta(seconds=offset), seed=n + 1)
+        tl, _ = apply(None, s.call(call_type), ctx)
+        event = next_event(tl, then if then != "none" else "skip", s, 5, None)
+        if event is not None:
+            tl, _ = apply(tl, event, ctx)
+        timelines.append(tl)
+    now = Script().start + timedelta(seconds=after)
+    scan = DeadlineScan(now, HANDOFF_TOPICS, handoff_ids=ids)
+    for tl in timelines:
+        scan.add(tl)
+    assert scan.waiting() == waiting_by_agency(timelines, now, HANDOFF_TOPICS)
+    assert list(scan.waiting()) == list(waiting_by_agency(timelines, now, HANDOFF_TOPICS))
+    assert scan.overdue() == overdue(timelines, now)
+    expected_ids = {str(tl.pending.handoff_id) for tl in timelines if tl.pending} if ids else set()
+    assert scan.handoff_ids == expected_ids
