@@ -146,6 +146,11 @@ class WorkerSettings(BaseModel):
         default="911-led", description="Reference policy to use when no policy file is set."
     )
     timer_interval_s: float = Field(default=1.0, gt=0, description="How often handoff deadlines are checked.")
+    gc_freeze: bool = Field(
+        default=True,
+        description="Freeze the heap's survivors after each full garbage collection, so that large "
+        "tables do not stall the worker for hundreds of milliseconds (docs/benchmark.md).",
+    )
     clock: Literal["wall", "event-time"] = Field(
         default="wall",
         description="What handoff deadlines are compared with: the wall clock (live), or the latest event "
