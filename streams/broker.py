@@ -8,7 +8,6 @@ when it stops. Production runs Apache Kafka (see docker-compose.yml).
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -126,16 +125,10 @@ class EmbeddedBroker:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the broker (TERM, then KILL) and reap it."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        if proc is not None:
+            from .processes import stop_process_group
+
+            stop_process_group(proc, signal.SIGTERM, timeout)
         if self._log_handle:
             self._log_handle.close()
             self._log_handle = None

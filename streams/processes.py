@@ -40,6 +40,20 @@ def child_preexec() -> object:
     return _die_with_parent if sys.platform.startswith("linux") else None
 
 
+def stop_process_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+    """Signal a child started with ``start_new_session`` and its group; KILL after ``timeout``; reap it."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 class ChildProcess:
     """A subprocess in its own session, logging to a file; ``stop()`` sends TERM, then KILL."""
 
@@ -73,15 +87,8 @@ class ChildProcess:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
         """Signal the whole process group and reap it; escalate to KILL after ``timeout``."""
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(timeout)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        if proc is not None:
+            stop_process_group(proc, sig, timeout)
         if self._log is not None:
             self._log.close()
             self._log = None

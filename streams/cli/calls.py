@@ -7,12 +7,11 @@ import json
 import sys
 import urllib.error
 import urllib.parse
-import urllib.request
 
 from rich.console import Console
 from rich.table import Table
 
-from .common import settings_from_args
+from .common import add_worker_arg, get_json, settings_from_args, worker_url
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,14 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("action", choices=["show", "list"])
     p.add_argument("call_id", nargs="?", help="for show")
     p.add_argument("--status", default=None, help="for list, e.g. waiting (oldest first)")
-    p.add_argument("--worker", default=None, metavar="URL", help="worker web address (default: from settings)")
+    add_worker_arg(p)
     p.add_argument("--json", action="store_true", help="print the raw JSON")
     p.set_defaults(func=run)
 
 
-def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        return json.loads(resp.read())
 
 
 def show_call(call: dict, console: Console) -> None:
@@ -57,21 +53,21 @@ def show_call(call: dict, console: Console) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    base = args.worker or f"http://{settings.worker.web_host}:{settings.worker.web_port}"
+    base = worker_url(args, settings)
     console = Console()
     try:
         if args.action == "show":
             if not args.call_id:
                 print("dispatchbus calls show: a CALL_ID is required", file=sys.stderr)
                 return 2
-            data = _get(f"{base}/calls/{urllib.parse.quote(args.call_id, safe='')}")
+            data = get_json(f"{base}/calls/{urllib.parse.quote(args.call_id, safe='')}")
             if args.json:
                 print(json.dumps(data, indent=2))
             else:
                 show_call(data, console)
             return 0
         query = f"?status={urllib.parse.quote(args.status)}" if args.status else ""
-        data = _get(f"{base}/calls{query}")
+        data = get_json(f"{base}/calls{query}")
     except urllib.error.HTTPError as exc:
         print(f"dispatchbus calls: {exc.code} {json.loads(exc.read() or b'{}').get('error', exc.reason)}",
               file=sys.stderr)

@@ -21,3 +21,22 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if getattr(args, "topic_prefix", None) is not None:
         settings.topics.prefix = args.topic_prefix
     return settings
+
+
+def add_worker_arg(parser: argparse.ArgumentParser) -> None:
+    """--worker URL: the web address of a running worker."""
+    parser.add_argument("--worker", default=None, metavar="URL", help="worker web address (default: from settings)")
+
+
+def worker_url(args: argparse.Namespace, settings: Settings) -> str:
+    """The worker's web address: --worker, else the settings' host and port."""
+    return args.worker or f"http://{settings.worker.web_host}:{settings.worker.web_port}"
+
+
+def get_json(url: str) -> dict:
+    """GET a JSON document from a worker view."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read())

@@ -7,12 +7,11 @@ import json
 import sys
 import urllib.error
 import urllib.parse
-import urllib.request
 
 from rich.console import Console
 from rich.table import Table
 
-from .common import settings_from_args
+from .common import add_worker_arg, get_json, settings_from_args, worker_url
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,14 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("action", choices=["show", "list"])
     p.add_argument("psap_id", nargs="?", help="for show")
     p.add_argument("--date", default=None, metavar="YYYY-MM-DD", help="for show: the day (default: the latest)")
-    p.add_argument("--worker", default=None, metavar="URL", help="worker web address (default: from settings)")
+    add_worker_arg(p)
     p.add_argument("--json", action="store_true", help="print the raw JSON")
     p.set_defaults(func=run)
 
 
-def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        return json.loads(resp.read())
 
 
 def pct(value: float | None) -> str:
@@ -96,7 +92,7 @@ def show_psap(view: dict, console: Console) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    base = args.worker or f"http://{settings.worker.web_host}:{settings.worker.web_port}"
+    base = worker_url(args, settings)
     console = Console()
     try:
         if args.action == "show":
@@ -104,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
                 print("dispatchbus feedback show: a PSAP_ID is required", file=sys.stderr)
                 return 2
             query = f"?date={urllib.parse.quote(args.date)}" if args.date else ""
-            data = _get(f"{base}/feedback/{urllib.parse.quote(args.psap_id, safe='')}{query}")
+            data = get_json(f"{base}/feedback/{urllib.parse.quote(args.psap_id, safe='')}{query}")
         else:
-            data = _get(f"{base}/feedback")
+            data = get_json(f"{base}/feedback")
     except urllib.error.HTTPError as exc:
         print(f"dispatchbus feedback: {exc.code} {json.loads(exc.read() or b'{}').get('error', exc.reason)}",
               file=sys.stderr)

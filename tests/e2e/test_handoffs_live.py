@@ -1,8 +1,6 @@
 """Live handoffs on the embedded broker: reply paths, decline and timeout re-routes, restart, latency."""
 
 import json
-import subprocess
-import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from importlib import resources

@@ -1,8 +1,6 @@
 from datetime import timedelta
 
-import pytest
 
-from dispatchbus.contract import events as ev
 from dispatchbus.lifecycle.timeline import Timeline
 from dispatchbus.lifecycle.timers import overdue, timed_out_event, waiting_by_agency
 from dispatchbus.lifecycle.transitions import Context, apply
