@@ -14,7 +14,30 @@ import subprocess
 import time
 from pathlib import Path
 
+from .settings import KafkaSettings, Settings, TopicSettings, WorkerSettings
+
 log = logging.getLogger(__name__)
+
+EMBEDDED_KAFKA_TUNING: dict[str, object] = {
+    "fetch_max_wait_ms": 10,  # every fetch waits about half of this, data or not
+    "session_timeout_s": 6.0,  # a group join waits about half of this
+    "verify_end_offsets": True,  # end offsets are wrong after multi-record batches
+}
+"""KafkaSettings that every client of the embedded broker needs (its quirks, in the README)."""
+
+
+def embedded_kafka(bootstrap_servers: str, **overrides: object) -> KafkaSettings:
+    """KafkaSettings for the embedded broker at ``bootstrap_servers``."""
+    return KafkaSettings(bootstrap_servers=bootstrap_servers, **{**EMBEDDED_KAFKA_TUNING, **overrides})
+
+
+def isolated_settings(bootstrap_servers: str, data_dir: Path, name: str) -> Settings:
+    """Settings for one isolated run on the embedded broker: topics prefixed ``<name>.``, own app id and port."""
+    return Settings(
+        kafka=embedded_kafka(bootstrap_servers, client_id=name),
+        topics=TopicSettings(prefix=f"{name}."),
+        worker=WorkerSettings(app_id=name, web_port=free_port(), data_dir=data_dir / "worker", log_level="info"),
+    )
 
 
 class BrokerError(RuntimeError):

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 
 from .admin import create_topics
-from .broker import EmbeddedBroker, free_port
+from .broker import EMBEDDED_KAFKA_TUNING, EmbeddedBroker, free_port
 from .demo_view import Snapshot, fetch, render, summary_line
 from .processes import WORKER_READY_LINE, worker_process
 from .settings import Settings
@@ -58,10 +58,9 @@ def run_demo(
             broker = EmbeddedBroker(log_file=run_dir / "broker.log")
             console.print("starting the embedded broker …")
             stack.enter_context(broker)
-            settings.kafka.bootstrap_servers = broker.bootstrap_servers
-            settings.kafka.fetch_max_wait_ms = 10
-            settings.kafka.session_timeout_s = 6
-            settings.kafka.verify_end_offsets = True
+            settings.kafka = settings.kafka.model_copy(
+                update={"bootstrap_servers": broker.bootstrap_servers, **EMBEDDED_KAFKA_TUNING}
+            )
         settings.worker.clock = "event-time"  # the simulators' clock runs faster than real time
         settings.worker.policy_model = model  # type: ignore[assignment]
         settings.worker.web_port = free_port()

@@ -121,3 +121,16 @@ FEEDBACK_MEDIAN_TO_ON_SCENE = Gauge(
     ["psap", "window"],
     registry=REGISTRY,
 )
+
+POLICY_INFO = Gauge(
+    "dispatchbus_policy_info",
+    "The routing policy in force (value 1), by id, version and model.",
+    ["policy_id", "version", "model"],
+    registry=REGISTRY,
+)
+POLICY_RELOADS = Counter(
+    "dispatchbus_policy_reloads_total",
+    "Policy file reloads, by result (applied or rejected).",
+    ["result"],
+    registry=REGISTRY,
+)

@@ -11,27 +11,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from prometheus_client import Counter, Gauge
-
-from .metrics import REGISTRY
+from .metrics import POLICY_INFO, POLICY_RELOADS
 from .policy.compiled import CompiledPolicy
 from .policy.loader import PolicyError, load_policy, load_reference_policy
 
 log = logging.getLogger(__name__)
-
-POLICY_INFO = Gauge(
-    "dispatchbus_policy_info",
-    "The routing policy in force (value 1), by id, version and model.",
-    ["policy_id", "version", "model"],
-    registry=REGISTRY,
-)
-POLICY_RELOADS = Counter(
-    "dispatchbus_policy_reloads_total",
-    "Policy file reloads, by result (applied or rejected).",
-    ["result"],
-    registry=REGISTRY,
-)
-
 
 class PolicyHolder:
     """Holds the policy in force; :meth:`poll` swaps in a changed, valid file."""

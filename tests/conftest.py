@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from dispatchbus.admin import create_topics
-from dispatchbus.broker import EmbeddedBroker, free_port
-from dispatchbus.settings import KafkaSettings, Settings, TopicSettings, WorkerSettings
+from dispatchbus.broker import EmbeddedBroker, isolated_settings
+from dispatchbus.settings import Settings
 
 from .support.worker import WorkerProcess
 
@@ -23,31 +23,10 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
         yield running
 
 
-def make_settings(bootstrap: str, data_dir: Path, prefix: str | None = None) -> Settings:
-    """Settings for one test: short fetch wait and session timeout for the embedded broker."""
-    prefix = prefix or f"t{uuid.uuid4().hex[:10]}."
-    return Settings(
-        kafka=KafkaSettings(
-            bootstrap_servers=bootstrap,
-            fetch_max_wait_ms=10,
-            session_timeout_s=6,
-            verify_end_offsets=True,
-            client_id=f"test-{prefix.rstrip('.')}",
-        ),
-        topics=TopicSettings(prefix=prefix),
-        worker=WorkerSettings(
-            app_id=f"dispatchbus-{prefix.rstrip('.')}",
-            web_port=free_port(),
-            data_dir=data_dir / "worker",
-            log_level="info",
-        ),
-    )
-
-
 @pytest.fixture
 def bus_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
     """Settings with a unique topic prefix; the catalogue's topics already exist."""
-    settings = make_settings(broker.bootstrap_servers, tmp_path)
+    settings = isolated_settings(broker.bootstrap_servers, tmp_path, f"t{uuid.uuid4().hex[:10]}")
     create_topics(settings)
     return settings
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,7 +16,7 @@ from .. import catalogue, metrics
 from ..contract import events as ev
 from ..contract.serde import DecodeError
 from ..lifecycle.timeline import Timeline
-from ..lifecycle.timers import Waiting, overdue
+from ..lifecycle.timers import DeadlineScan
 from ..lifecycle.transitions import HANDLED_TYPES, Context, Effects, apply
 from ..policy.availability import UnitHistory, to_epoch_ms
 from ..policy.reasons import primary_reason_code
@@ -59,51 +58,6 @@ class TableUnits:
         if hit is None or hit[0] is not data:
             hit = self._parsed[unit_id] = (data, UnitHistory.from_json(data))
         return hit[1].status_at(epoch_ms)
-
-
-class DeadlineScan:
-    """One deadline-timer tick over the pending timelines, added one at a time.
-
-    ``waiting()`` equals ``waiting_by_agency(added, now, agencies)`` and
-    ``overdue()`` equals ``overdue(added, now)``, but adding a timeline only
-    counts it and notes its earliest request, so a tick over tens of
-    thousands of waiting calls costs a few milliseconds.
-    """
-
-    def __init__(self, now: datetime, agencies: Iterable[str], *, handoff_ids: bool = False) -> None:
-        self.now = now
-        self._counts: dict[str, int] = {a: 0 for a in agencies}
-        self._earliest: dict[str, datetime] = {}
-        self._due: list[Timeline] = []
-        self.handoff_ids: set[str] = set()
-        self._ids = handoff_ids
-
-    def add(self, timeline: Timeline) -> None:
-        pending = timeline.pending
-        if pending is None:
-            return
-        agency = pending.agency
-        self._counts[agency] = self._counts.get(agency, 0) + 1
-        earliest = self._earliest.get(agency)
-        if earliest is None or pending.requested_at < earliest:
-            self._earliest[agency] = pending.requested_at
-        if pending.deadline_at is not None and pending.deadline_at <= self.now:
-            self._due.append(timeline)
-        if self._ids:
-            self.handoff_ids.add(str(pending.handoff_id))
-
-    def waiting(self) -> dict[str, Waiting]:
-        """Per agency: how many handoffs wait and the oldest one's age in seconds."""
-        out = {}
-        for agency, count in self._counts.items():
-            earliest = self._earliest.get(agency)
-            oldest = 0.0 if earliest is None else max(0.0, (self.now - earliest).total_seconds())
-            out[agency] = Waiting(agency, count, oldest)
-        return out
-
-    def overdue(self) -> list[ev.HandoffTimedOut]:
-        """A timeout event for every added handoff whose deadline has passed, in the order added."""
-        return overdue(self._due, self.now)
 
 
 class BusClock:

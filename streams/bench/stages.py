@@ -30,12 +30,12 @@ from typing import Any
 
 from .. import catalogue
 from ..admin import create_topics
-from ..broker import free_port
+from ..broker import isolated_settings
 from ..catalogue import Agency, TopicSpec
 from ..contract import events as ev
 from ..contract.serde import serde_from_settings
 from ..processes import WORKER_READY_LINE, ChildProcess, child_env, worker_process
-from ..settings import KafkaSettings, Settings, TopicSettings, WorkerSettings
+from ..settings import Settings
 from .measure import cpu_seconds, percentile
 from .passthrough import READY_LINE as PASSTHROUGH_READY
 from .traffic import Collector, Sender, encode, fresh_calls, unit_statuses
@@ -138,24 +138,8 @@ class PipelineRun:
 
 
 def bench_settings(bootstrap: str, prefix: str, data_dir: Path) -> Settings:
-    """Settings for one repetition: the embedded broker's 10 ms fetch wait and 6 s session timeout."""
-    tag = prefix.rstrip(".")
-    return Settings(
-        kafka=KafkaSettings(
-            bootstrap_servers=bootstrap,
-            fetch_max_wait_ms=10,
-            session_timeout_s=6,
-            verify_end_offsets=True,
-            client_id=f"bench-{tag}",
-        ),
-        topics=TopicSettings(prefix=prefix),
-        worker=WorkerSettings(
-            app_id=f"bench-{tag}",
-            web_port=free_port(),
-            data_dir=data_dir / "worker",
-            log_level="info",
-        ),
-    )
+    """Settings for one repetition on the embedded broker (its tuning; own prefix, app id and port)."""
+    return isolated_settings(bootstrap, data_dir, prefix.rstrip("."))
 
 
 def _processor(kind: str, settings: Settings, source: str, sink: str, log: Path) -> ChildProcess:

@@ -8,7 +8,7 @@ import sys
 import threading
 
 from ..admin import create_topics
-from ..broker import BrokerError, EmbeddedBroker
+from ..broker import EMBEDDED_KAFKA_TUNING, BrokerError, EmbeddedBroker, embedded_kafka
 from ..settings import Settings
 
 
@@ -38,12 +38,10 @@ def run(args: argparse.Namespace) -> int:
                 settings.topics.prefix = args.topic_prefix
             create_topics(settings)
         print(f"embedded broker listening on {broker.bootstrap_servers}", flush=True)
-        print(
-            f"export DISPATCHBUS_KAFKA__BOOTSTRAP_SERVERS={broker.bootstrap_servers} "
-            "DISPATCHBUS_KAFKA__FETCH_MAX_WAIT_MS=10 DISPATCHBUS_KAFKA__SESSION_TIMEOUT_S=6 "
-            "DISPATCHBUS_KAFKA__VERIFY_END_OFFSETS=true",
-            flush=True,
-        )
+        env = Settings(kafka=embedded_kafka(broker.bootstrap_servers)).to_env()
+        wanted = ["BOOTSTRAP_SERVERS", *(k.upper() for k in EMBEDDED_KAFKA_TUNING)]
+        print("export " + " ".join(f"DISPATCHBUS_KAFKA__{k}={env['DISPATCHBUS_KAFKA__' + k]}" for k in wanted),
+              flush=True)
         while not stop.wait(0.5):
             if not broker.running:
                 print("dispatchbus broker: the broker exited", file=sys.stderr)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.error
 import urllib.parse
 
 from rich.console import Console
 from rich.table import Table
 
-from .common import add_worker_arg, get_json, settings_from_args, worker_url
+from .common import WorkerViewError, add_worker_arg, get_json, settings_from_args, worker_url
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,12 +67,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         query = f"?status={urllib.parse.quote(args.status)}" if args.status else ""
         data = get_json(f"{base}/calls{query}")
-    except urllib.error.HTTPError as exc:
-        print(f"dispatchbus calls: {exc.code} {json.loads(exc.read() or b'{}').get('error', exc.reason)}",
-              file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"dispatchbus calls: cannot reach the worker at {base}: {exc}", file=sys.stderr)
+    except WorkerViewError as exc:
+        print(f"dispatchbus calls: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(data, indent=2))

@@ -33,10 +33,21 @@ def worker_url(args: argparse.Namespace, settings: Settings) -> str:
     return args.worker or f"http://{settings.worker.web_host}:{settings.worker.web_port}"
 
 
+class WorkerViewError(Exception):
+    """A worker view could not be read; the message says why, for the command's user."""
+
+
 def get_json(url: str) -> dict:
-    """GET a JSON document from a worker view."""
+    """GET a JSON document from a worker view, or raise :class:`WorkerViewError`."""
     import json
+    import urllib.error
     import urllib.request
 
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        return json.loads(resp.read())
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        raise WorkerViewError(f"{exc.code} {json.loads(exc.read() or b'{}').get('error', exc.reason)}") from None
+    except OSError as exc:
+        base = url.split("/", 3)[:3]
+        raise WorkerViewError(f"cannot reach the worker at {'/'.join(base)}: {exc}") from None

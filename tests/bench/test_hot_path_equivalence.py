@@ -79,8 +79,8 @@ def test_a_cached_timeline_behaves_like_one_parsed_from_the_table(model, call_ty
     ids=st.booleans(),
 )
 def test_the_deadline_scan_counts_like_the_timer_functions(model, calls, after, ids):
-    from dispatchbus.agents.lifecycle import HANDOFF_TOPICS, DeadlineScan
-    from dispatchbus.lifecycle.timers import waiting_by_agency
+    from dispatchbus.agents.lifecycle import HANDOFF_TOPICS
+    from dispatchbus.lifecycle.timers import DeadlineScan
 
     ctx = Context(load_reference_policy(model), AvailabilityBook())
     timelines = []
@@ -95,8 +95,17 @@ def test_the_deadline_scan_counts_like_the_timer_functions(model, calls, after, 
     scan = DeadlineScan(now, HANDOFF_TOPICS, handoff_ids=ids)
     for tl in timelines:
         scan.add(tl)
-    assert scan.waiting() == waiting_by_agency(timelines, now, HANDOFF_TOPICS)
-    assert list(scan.waiting()) == list(waiting_by_agency(timelines, now, HANDOFF_TOPICS))
+    # brute force: every agency listed (zeros included), count and oldest wait of the pending ones
+    expected = {a: [0, 0.0] for a in HANDOFF_TOPICS}
+    for tl in timelines:
+        if tl.pending is not None:
+            entry = expected.setdefault(tl.pending.agency, [0, 0.0])
+            entry[0] += 1
+            entry[1] = max(entry[1], tl.waited_seconds(now))
+    assert {a: (w.count, w.oldest_seconds) for a, w in scan.waiting().items()} == {
+        a: tuple(v) for a, v in expected.items()
+    }
+    assert list(scan.waiting()) == list(expected)
     assert scan.overdue() == overdue(timelines, now)
     expected_ids = {str(tl.pending.handoff_id) for tl in timelines if tl.pending} if ids else set()
     assert scan.handoff_ids == expected_ids

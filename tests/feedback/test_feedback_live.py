@@ -11,7 +11,6 @@ import urllib.error
 import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
-from importlib import resources
 
 import pytest
 
@@ -23,6 +22,7 @@ from dispatchbus.feedback import sketch
 from dispatchbus.feedback.builder import feedback_id
 from dispatchbus.feedback.windows import window_of
 
+from ..support.policies import policy_file
 from ..support.topics import TopicWatcher, metric_value
 from ..support.waiting import wait_for
 
@@ -35,14 +35,6 @@ UNIT = "UNIT-MARKER-7"
 LAT, LON = 40.777123, -73.954321
 MARKERS = (b"SYNTHETIC-NARRATIVE", b"Jane Roe", b"CLINICAL-NOTES", b"diagnosis", ZONE.encode(), UNIT.encode(),
            struct.pack("<d", LAT), struct.pack("<d", LON))
-
-
-def always_open_policy(tmp_path, model="911-led"):
-    """The reference policy with the community responder team in service around the clock."""
-    text = (resources.files("dispatchbus.policies") / f"{model}.yaml").read_text()
-    path = tmp_path / f"{model}-24h.yaml"
-    path.write_text(text.replace("daily: 07:00-23:00", "daily: 00:00-24:00"))
-    return path
 
 
 def listed(settings, psaps="PSAP-1,PSAP-2"):
@@ -125,7 +117,7 @@ def hop(kind, agency, t, team=None, code=None):
 
 def test_outcomes_reach_their_psap_and_the_digests_add_up(bus_settings, start_worker, tmp_path):
     listed(bus_settings)
-    bus_settings.worker.policy_file = always_open_policy(tmp_path)
+    bus_settings.worker.policy_file = policy_file(tmp_path)
     worker = start_worker()
     t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=60)
     calls = Calls(bus_settings, t0)
@@ -135,10 +127,10 @@ def test_outcomes_reach_their_psap_and_the_digests_add_up(bus_settings, start_wo
     with TopicWatcher(bus_settings, catalogue.HANDOFF_RESPONDERS) as responders, \
             TopicWatcher(bus_settings, catalogue.HANDOFF_CAD) as cad, \
             TopicWatcher(bus_settings, catalogue.FEEDBACK) as feedback:
-        a = calls.call("FA", "welfare_check", taker="CT-1")
-        b = calls.call("FB", "mental_health", taker="CT-2")
-        c = calls.call("FC", "assault", psap="PSAP-2", taker="CT-9", weapon_present=True)
-        e = calls.call("FE", "welfare_check", psap="PSAP-9")
+        calls.call("FA", "welfare_check", taker="CT-1")
+        calls.call("FB", "mental_health", taker="CT-2")
+        calls.call("FC", "assault", psap="PSAP-2", taker="CT-9", weapon_present=True)
+        calls.call("FE", "welfare_check", psap="PSAP-9")
         [ha] = responders.wait(lambda h: h.call_id == "FA")
         [hb] = responders.wait(lambda h: h.call_id == "FB")
         [hc] = cad.wait(lambda h: h.call_id == "FC")

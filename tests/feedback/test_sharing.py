@@ -18,7 +18,7 @@ from dispatchbus.feedback.sharing import (
     route_hop,
 )
 
-from .calls import LAT, NARRATIVE, NOTES, SENSITIVE, UNIT, ZONE, Call, at, phone_call, responder_call
+from .calls import LAT, NARRATIVE, NOTES, SENSITIVE, UNIT, Call, at, phone_call, responder_call
 
 
 def test_every_feedback_field_is_classified():

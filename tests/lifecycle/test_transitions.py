@@ -2,7 +2,7 @@ from datetime import timedelta
 
 
 from dispatchbus.lifecycle.timeline import Timeline
-from dispatchbus.lifecycle.timers import overdue, timed_out_event, waiting_by_agency
+from dispatchbus.lifecycle.timers import DeadlineScan, overdue, timed_out_event
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
 from dispatchbus.policy.loader import load_reference_policy
@@ -158,7 +158,10 @@ def test_waiting_gauges_count_per_agency():
     c = ctx()
     a, _ = apply(None, s1.call(), c)
     b, _ = apply(None, s2.call("assault"), c)
-    w = waiting_by_agency([a, b], s1.at(30), agencies=["external_hotline"])
+    scan = DeadlineScan(s1.at(30), ["external_hotline"])
+    scan.add(a)
+    scan.add(b)
+    w = scan.waiting()
     assert w["community_responder"].count == 1 and w["community_responder"].oldest_seconds == 30.0
     assert w["police"].count == 1 and w["external_hotline"].count == 0
 
