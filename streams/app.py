@@ -20,6 +20,7 @@ from .catalogue import TopicSpec
 from .contract.events import Event
 from .contract.serde import AvroSerde, DecodeError, serde_from_settings
 from .deadletter import dead_letter
+from .outbox import Outbox
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class Bus:
     app: faust.App
     settings: Settings
     serde: AvroSerde
+    outbox: Outbox
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
     call_ended_hooks: list[Callable[[Any, Event], Awaitable[None]]] = field(default_factory=list)
     policy: Any = None
@@ -64,18 +66,9 @@ class Bus:
         return event
 
     async def send(self, spec: TopicSpec, key: str, event: Event) -> None:
-        """Encode and produce ``event`` on a catalogue topic."""
+        """Encode ``event`` and queue it for a catalogue topic (delivered before the next offset commit)."""
         name = spec.full_name(self.settings.topics)
-        value = self.serde.encode(event, name)
-        producer = self.app.producer
-        if producer.started and not self.app.in_transaction:
-            # Straight to the running producer: Topic.send reaches the same call through
-            # App.maybe_start_producer, whose stampede guard yields to the event loop up to
-            # three times per record. Same record (key, value, no headers, default
-            # partitioner); the producer is flushed before every offset commit either way.
-            await producer.send(name, key.encode(), value, partition=None, timestamp=None, headers={})
-        else:
-            await self.topic(spec).send(key=key.encode(), value=value)
+        self.outbox.produce(name, key.encode(), self.serde.encode(event, name))
 
     async def on_call_ended(self, timeline: Any, event: Event) -> None:
         """Run every hook registered for the end of a call (feedback to the call center)."""
@@ -108,7 +101,8 @@ def create_app(settings: Settings, **agent_options: Any) -> Bus:
 
     app = faust.App(**settings.faust_config(), topic_partitions=catalogue.CALL_PARTITIONS)
     app.dispatchbus_settings = settings  # read by dispatchbus.transport
-    bus = Bus(app, settings, serde_from_settings(settings))
+    bus = Bus(app, settings, serde_from_settings(settings), Outbox(settings.kafka.producer_config()))
+    app.dispatchbus_outbox = bus.outbox  # flushed with Faust's producer, see dispatchbus.transport
     for spec in catalogue.CATALOGUE:
         bus.topic(spec)
 

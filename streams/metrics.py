@@ -18,6 +18,12 @@ DEAD_LETTERS = Counter(
     ["source_topic", "reason"],
     registry=REGISTRY,
 )
+PRODUCE_FAILURES = Counter(
+    "dispatchbus_produce_failures_total",
+    "Records the worker's outbox could not deliver (the offsets behind them are not committed), by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
 DECISIONS = Counter(
     "dispatchbus_routing_decisions_total",
     "Routing decisions. Police-default rate = eligible decisions to police / eligible decisions; "

@@ -7,6 +7,8 @@ Registered under the ``dispatchbus://`` URL scheme through the
   that hold every fetch for about half of that even when data is ready (the
   embedded tansu broker), each hop then costs over a second; this driver
   applies ``Settings.kafka.fetch_max_wait_ms`` instead.
+* The producer also flushes the worker's outbox (``dispatchbus.outbox``) when
+  Faust flushes it, i.e. before every offset commit and on a rebalance.
 * Table recovery reads each changelog up to its end offset. tansu reports the
   end of a partition as the last batch's base offset + 1, so a multi-record
   batch at the end would be skipped and table state lost on restart. With
@@ -51,10 +53,29 @@ class Consumer(faust_aiokafka.Consumer):
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
+class Producer(faust_aiokafka.Producer):
+    """Faust's producer; flushing it also flushes the app's outbox, if it has one."""
+
+    async def flush(self) -> None:
+        await super().flush()
+        outbox = getattr(self.app, "dispatchbus_outbox", None)
+        if outbox is not None:
+            await outbox.flush()
+
+    async def on_stop(self) -> None:
+        outbox = getattr(self.app, "dispatchbus_outbox", None)
+        if outbox is not None:
+            left = await asyncio.get_running_loop().run_in_executor(None, outbox.close)
+            if left:
+                self.log.error("%d outbox record(s) not delivered at shutdown", left)
+        await super().on_stop()
+
+
 class Transport(faust_aiokafka.Transport):
-    """aiokafka transport with :class:`Consumer`."""
+    """aiokafka transport with :class:`Consumer` and :class:`Producer`."""
 
     Consumer = Consumer
+    Producer = Producer
     driver_version = f"dispatchbus+{faust_aiokafka.Transport.driver_version}"
 
 

@@ -45,6 +45,7 @@ def test_required_recording_rules_and_alerts_exist(rules):
     assert "dispatchbus_handoff_timeouts_total" in alerts["DispatchbusHandoffTimeoutsRising"]["expr"]
     assert "dispatchbus_dead_letters_total" in alerts["DispatchbusDeadLetters"]["expr"]
     assert "police_default" in alerts["DispatchbusPoliceDefaultRateHigh"]["expr"]
+    assert "dispatchbus_produce_failures_total" in alerts["DispatchbusProduceFailures"]["expr"]
     assert alerts["DispatchbusWorkerDown"]["expr"].replace(" ", "") == 'up{job="dispatchbus-worker"}==0'
     for alert in alerts.values():
         assert alert["labels"]["severity"] in {"page", "warning"}

@@ -1,0 +1,43 @@
+"""The worker's outbox: records reach the broker when Faust flushes its producer, failures stop the commit."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from dispatchbus import catalogue
+from dispatchbus.app import create_app
+from dispatchbus.outbox import DeliveryFailed, Outbox
+from tests.support.samples import call
+from tests.support.topics import TopicWatcher
+
+
+def _run(coro):
+    return asyncio.new_event_loop().run_until_complete(coro)
+
+
+def test_flushing_fausts_producer_delivers_the_outbox(bus_settings):
+    bus = create_app(bus_settings)
+    event = call(7)
+    topic = catalogue.CAD_CALLS.full_name(bus_settings.topics)
+    bus.outbox.produce(topic, event.call_id.encode(), bus.serde.encode(event, topic))
+    assert len(bus.outbox.producer) == 1
+
+    _run(bus.app.producer.flush())  # what Faust awaits before committing offsets
+
+    assert len(bus.outbox.producer) == 0
+    with TopicWatcher(bus_settings, catalogue.CAD_CALLS) as watcher:
+        [got] = watcher.wait(lambda e: e.event_id == event.event_id)
+    assert got == event
+    assert watcher.records[0].key == event.call_id.encode()
+
+
+def test_an_undeliverable_record_makes_the_flush_fail(bus_settings):
+    config = {**bus_settings.kafka.producer_config(), "message.timeout.ms": 500}
+    outbox = Outbox(config)
+    outbox.produce(f"missing-{uuid.uuid4().hex[:8]}", b"k", b"v")
+    with pytest.raises(DeliveryFailed):
+        _run(outbox.flush())
+    _run(outbox.flush())  # a failure is reported once; the next flush has nothing left
