@@ -15,12 +15,12 @@ from typing import Any
 from .. import catalogue, metrics
 from ..contract import events as ev
 from ..contract.serde import DecodeError
-from ..lifecycle.timeline import Timeline
 from ..lifecycle.timers import DeadlineScan
 from ..lifecycle.transitions import HANDLED_TYPES, Context, Effects, apply
 from ..policy.availability import UnitHistory, to_epoch_ms
 from ..policy.reasons import primary_reason_code
 from ..policy_reload import PolicyHolder
+from ..tables import TIMELINE_CODEC, outbox_table
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +101,9 @@ def register(bus: Any, **_: Any) -> None:
     settings = bus.settings
     holder = PolicyHolder(settings.worker.policy_file, settings.worker.policy_model)
     bus.policy = holder
-    calls = app.Table(
-        "calls", default=None, partitions=catalogue.CALL_PARTITIONS,
-        help="Call timelines by call_id (JSON, the app's table serializer).",
+    calls = outbox_table(
+        app, "calls", default=None, partitions=catalogue.CALL_PARTITIONS, value_serializer=TIMELINE_CODEC,
+        help="Call timelines by call_id.",
     )
     units = app.GlobalTable(
         "units", default=None, partitions=catalogue.UNIT_STATUS.partitions,
@@ -112,21 +112,6 @@ def register(bus: Any, **_: Any) -> None:
     bus.calls_table, bus.units_table = calls, units
     unit_lookup = TableUnits(units)
     clock = BusClock(settings.worker.clock)
-    # call_id -> (table value, its Timeline). Parsing a timeline costs more than routing the call,
-    # so each one is parsed once; an entry counts only while the table still holds that very value
-    # (recovery from the changelog or another writer puts a new object there, which is parsed again).
-    parsed: dict[str, tuple[Any, Timeline]] = {}
-
-    def timeline_of(call_id: str, raw: Any) -> Timeline | None:
-        if not raw:
-            return None
-        hit = parsed.get(call_id)
-        if hit is not None and hit[0] is raw:
-            return hit[1]
-        timeline = Timeline.model_validate(raw)
-        parsed[call_id] = (raw, timeline)
-        return timeline
-
     by_topic = {spec.full_name(settings.topics): spec for spec in INPUTS}
     source = app.topic(*by_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
@@ -142,19 +127,15 @@ def register(bus: Any, **_: Any) -> None:
                 continue
             if not isinstance(event, HANDLED_TYPES):
                 continue
-            timeline = timeline_of(event.call_id, calls.get(event.call_id))
+            timeline = calls.get(event.call_id)
             policy = holder.current
             new, fx = apply(timeline, event, Context(policy, unit_lookup))
             if fx.duplicate and not fx.resend:
                 continue
             if not fx.duplicate:  # a resend (redelivered last event) only sends again
                 clock.observe(event.event_time)
-                stored = calls[event.call_id] = new.model_dump(mode="json")
-                # apply() never changes the timeline it is given; hooks at the end of a call get the object itself.
-                if fx.ended:
-                    parsed.pop(event.call_id, None)
-                else:
-                    parsed[event.call_id] = (stored, new)
+                # apply() never changes the timeline it is given, so the stored object is never mutated.
+                calls[event.call_id] = new
                 if isinstance(event, ev.CallReceived) and fx.decisions and clock.mode == "wall":
                     # The only hop measured on the wall clock: how long the bus took to decide.
                     waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
@@ -194,15 +175,13 @@ def register(bus: Any, **_: Any) -> None:
         # calls table does not hold up the streams.
         scan = DeadlineScan(now, HANDOFF_TOPICS, handoff_ids=bool(emitted))
         add = scan.add
-        entries = list(calls.items())
-        kept = parsed.get
+        entries = list(calls.values())
         for start in range(0, len(entries), TIMER_SCAN_SLICE):
             if start:
                 await asyncio.sleep(0)
-            for call_id, value in entries[start:start + TIMER_SCAN_SLICE]:
-                if value and value.get("pending"):
-                    hit = kept(call_id)
-                    add(hit[1] if hit is not None and hit[0] is value else timeline_of(call_id, value))
+            for timeline in entries[start:start + TIMER_SCAN_SLICE]:
+                if timeline is not None and timeline.pending is not None:
+                    add(timeline)
         for agency, w in scan.waiting().items():
             metrics.CALLS_WAITING.labels(agency).set(w.count)
             metrics.OLDEST_WAITING.labels(agency).set(w.oldest_seconds)
@@ -218,16 +197,16 @@ def register(bus: Any, **_: Any) -> None:
     @app.page("/calls/{call_id}")
     @app.table_route(table=calls, match_info="call_id")
     async def call_view(web: Any, request: Any, call_id: str) -> Any:
-        raw = calls.get(call_id)
-        if not raw:
+        timeline = calls.get(call_id)
+        if timeline is None:
             return web.json({"error": f"unknown call {call_id}"}, status=404)
-        return web.json(Timeline.model_validate(raw).view(clock.now()))
+        return web.json(timeline.view(clock.now()))
 
     @app.page("/calls")
     async def calls_view(web: Any, request: Any) -> Any:
         status = request.query.get("status")
         now = clock.now()
-        timelines = [Timeline.model_validate(v) for v in list(calls.values()) if v]
+        timelines = [t for t in list(calls.values()) if t is not None]
         if status:
             timelines = [t for t in timelines if t.status == status]
         if status == "waiting":

@@ -1,0 +1,80 @@
+"""Table plumbing for the worker: a timeline codec and changelogs written through the outbox.
+
+The calls table holds :class:`Timeline` objects. Their changelog records are
+the timeline's JSON (pydantic's serializer, the same JSON that earlier
+versions wrote from plain dicts, so old changelogs recover). They go through
+the app's outbox, flushed before every offset commit like Faust's own
+producer, so a changelog record costs a librdkafka ``produce``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+from faust.serializers import codecs
+from faust.stores.memory import Store as MemoryStore
+
+from .lifecycle.timeline import Timeline
+
+TIMELINE_CODEC = "dispatchbus-timeline"
+
+
+class TimelineCodec(codecs.Codec):
+    """:class:`Timeline` <-> its JSON bytes."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        return Timeline.__pydantic_serializer__.to_json(obj)
+
+    def _loads(self, s: bytes) -> Any:
+        return Timeline.model_validate_json(s)
+
+
+codecs.register(TIMELINE_CODEC, TimelineCodec())
+
+
+class OutboxTable(faust.Table):
+    """A table whose changelog records go through the app's outbox.
+
+    Only for the in-memory store and a known partition: a RocksDB store records
+    the offset of each changelog write from Faust's own send result, so that
+    store keeps Faust's path.
+    """
+
+    def __init__(self, app: faust.App, *, value_serializer: str | None = None, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        if value_serializer is not None:
+            # Faust derives the codec from value_type (Faust records only); set before the
+            # changelog topic and the store, which copy it, are created.
+            self.value_serializer = value_serializer
+
+    def send_changelog(
+        self,
+        partition: int | None,
+        key: Any,
+        value: Any,
+        key_serializer: Any = None,
+        value_serializer: Any = None,
+    ) -> Any:
+        outbox = getattr(self.app, "dispatchbus_outbox", None)
+        if outbox is None or partition is None or not isinstance(self.data, MemoryStore):
+            return super().send_changelog(partition, key, value, key_serializer, value_serializer)
+        topic = self.changelog_topic
+        raw_key, _ = topic.prepare_key(key, key_serializer or self.key_serializer)
+        raw_value = None if value is None else topic.prepare_value(value, value_serializer or self.value_serializer)[0]
+        outbox.produce(topic.get_topic_name(), raw_key, raw_value, partition)
+        return _Queued(SimpleNamespace(partition=partition))
+
+
+@dataclass(frozen=True)
+class _Queued:
+    """What ``on_key_del`` reads from a changelog send: the partition written to."""
+
+    message: Any
+
+
+def outbox_table(app: faust.App, name: str, **kwargs: Any) -> OutboxTable:
+    """Register an :class:`OutboxTable` on ``app`` (what ``app.Table`` does for Faust's own class)."""
+    return app.tables.add(OutboxTable(app, name=name, beacon=app.tables.beacon, **kwargs))
