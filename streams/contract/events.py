@@ -27,6 +27,8 @@ NAMESPACE = "org.dispatchbus.events"
 
 def _to_utc_millis(value: datetime) -> datetime:
     """Normalise to UTC at millisecond precision, the precision Avro carries."""
+    if value.tzinfo is timezone.utc and not value.microsecond % 1000:
+        return value  # already normal: most values are copied from other events
     value = value.astimezone(timezone.utc)
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 

@@ -311,7 +311,14 @@ HANDLED_TYPES: tuple[type[ev.Event], ...] = tuple(_HANDLERS)
 def apply(timeline: Timeline | None, event: ev.Event, ctx: Context) -> tuple[Timeline, Effects]:
     """Apply one call event to its timeline; returns the new timeline and the effects to carry out."""
     call_id = getattr(event, "call_id")
-    tl = timeline.model_copy(deep=True) if timeline is not None else Timeline(call_id=call_id)
+    if timeline is None:
+        tl = Timeline(call_id=call_id)
+    else:
+        # Transitions replace nested models and only append to these lists, so fresh lists
+        # make the copy independent of ``timeline`` (a deep copy costs more than the routing).
+        tl = timeline.model_copy(
+            update={"hops": list(timeline.hops), "decisions": list(timeline.decisions), "seen": list(timeline.seen)}
+        )
     fx = Effects()
     if tl.has_seen(event.event_id):
         fx.duplicate = True
