@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
+from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -46,6 +48,8 @@ class Outbox:
         self._lock = threading.Lock()
         self._failures: list[str] = []
         self._unpolled = 0
+        self._seq = 0  # records handed over so far
+        self._outstanding: set[int] = set()  # their numbers until librdkafka reports them
 
     @property
     def producer(self) -> Producer:
@@ -56,7 +60,9 @@ class Outbox:
                     self._producer = Producer(self._config)
         return self._producer
 
-    def _delivered(self, err: KafkaError | None, msg: Any) -> None:
+    def _delivered(self, seq: int, err: KafkaError | None, msg: Any) -> None:
+        with self._lock:
+            self._outstanding.discard(seq)
         if err is not None:
             metrics.PRODUCE_FAILURES.labels(msg.topic() or "").inc()
             # The record's content stays out of the log: it may carry call data.
@@ -67,7 +73,11 @@ class Outbox:
     def produce(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         """Queue one record. When librdkafka's queue is full, wait for room (backpressure)."""
         producer = self.producer
-        kwargs: dict[str, Any] = {"on_delivery": self._delivered}
+        self._seq += 1
+        seq = self._seq
+        with self._lock:
+            self._outstanding.add(seq)
+        kwargs: dict[str, Any] = {"on_delivery": partial(self._delivered, seq)}
         if partition is not None:
             kwargs["partition"] = partition
         while True:
@@ -84,21 +94,30 @@ class Outbox:
             producer.poll(0)
 
     async def flush(self, timeout: float = FLUSH_TIMEOUT_S) -> None:
-        """Wait until every queued record is acknowledged; raise :class:`DeliveryFailed` otherwise."""
+        """Wait until every record queued so far is reported; raise :class:`DeliveryFailed` on any failure.
+
+        Records queued while this waits are not waited for (librdkafka's own
+        flush would, and never returns while the agents keep producing).
+        """
         if self._producer is None:
             return
         producer = self._producer
-        if len(producer):
-            loop = asyncio.get_running_loop()
-            left = await loop.run_in_executor(None, producer.flush, timeout)
-            if left:
-                raise DeliveryFailed(f"{left} record(s) not delivered within {timeout:.0f} s")
-        else:
-            producer.poll(0)
+        upto = self._seq
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + timeout
+        while self._waiting_for(upto):
+            if time.monotonic() > deadline:
+                raise DeliveryFailed(f"records not delivered within {timeout:.0f} s")
+            # Serves delivery reports off the event loop (poll waits without the GIL).
+            await loop.run_in_executor(None, producer.poll, 0.05)
         with self._lock:
             failures, self._failures = self._failures, []
         if failures:
             raise DeliveryFailed(f"{len(failures)} record(s) not delivered, first: {failures[0]}")
+
+    def _waiting_for(self, upto: int) -> bool:
+        with self._lock:
+            return bool(self._outstanding) and min(self._outstanding) <= upto
 
     def close(self, timeout: float = 10.0) -> int:
         """Flush what is left (blocking) and drop the producer; returns how many records were not delivered."""

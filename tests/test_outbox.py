@@ -41,3 +41,24 @@ def test_an_undeliverable_record_makes_the_flush_fail(bus_settings):
     with pytest.raises(DeliveryFailed):
         _run(outbox.flush())
     _run(outbox.flush())  # a failure is reported once; the next flush has nothing left
+
+
+def test_a_flush_waits_only_for_records_queued_before_it(bus_settings):
+    """Agents keep producing during Faust's pre-commit flush; it must still return."""
+    outbox = Outbox(bus_settings.kafka.producer_config())
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+
+    async def produce_and_flush():
+        outbox.produce(topic, b"k", b"before the flush")
+        flushing = asyncio.ensure_future(outbox.flush(timeout=20))
+        while not flushing.done():  # keeps the queue from ever being empty
+            outbox.produce(topic, b"k", b"during the flush")
+            await asyncio.sleep(0.001)
+        await flushing
+        assert not outbox._waiting_for(1)  # the record queued before the flush was acknowledged
+        return outbox._seq
+
+    produced = _run(produce_and_flush())
+    assert produced > 1
+    _run(outbox.flush())
+    assert outbox.close() == 0
