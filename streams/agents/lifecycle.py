@@ -7,7 +7,6 @@ statuses feed a global table that every worker holds in full.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timezone
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from .. import catalogue, metrics
 from ..contract import events as ev
 from ..contract.serde import DecodeError
-from ..lifecycle.timers import DeadlineScan
+from ..lifecycle.timers import PendingIndex
 from ..lifecycle.transitions import HANDLED_TYPES, Context, Effects, apply
 from ..policy.availability import UnitHistory, to_epoch_ms
 from ..policy.reasons import primary_reason_code
@@ -37,9 +36,6 @@ HANDOFF_TOPICS = {
 """Where a handoff request to each agency goes."""
 
 UNIT_HISTORY_DAYS = 7
-
-TIMER_SCAN_SLICE = 2000
-"""Table entries the deadline timer scans before letting the agents run."""
 
 
 class TableUnits:
@@ -111,6 +107,12 @@ def register(bus: Any, **_: Any) -> None:
     )
     bus.calls_table, bus.units_table = calls, units
     unit_lookup = TableUnits(units)
+    pending = PendingIndex(HANDOFF_TOPICS)
+
+    @calls.on_recover
+    async def index_recovered_calls() -> None:
+        # Recovery (start-up, rebalance) changes the table behind the agent's back.
+        pending.rebuild(list(calls.values()))
     clock = BusClock(settings.worker.clock)
     by_topic = {spec.full_name(settings.topics): spec for spec in INPUTS}
     source = app.topic(*by_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -136,6 +138,7 @@ def register(bus: Any, **_: Any) -> None:
                 clock.observe(event.event_time)
                 # apply() never changes the timeline it is given, so the stored object is never mutated.
                 calls[event.call_id] = new
+                pending.update(new)
                 if isinstance(event, ev.CallReceived) and fx.decisions and clock.mode == "wall":
                     # The only hop measured on the wall clock: how long the bus took to decide.
                     waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
@@ -165,32 +168,14 @@ def register(bus: Any, **_: Any) -> None:
                 history.prune(to_epoch_ms(event.occurred_at) - UNIT_HISTORY_DAYS * 86_400_000)
                 units[event.unit_id] = history.to_json()
 
-    emitted: set[str] = set()
-
     @app.timer(interval=settings.worker.timer_interval_s, name="handoff_deadlines")
     async def handoff_deadlines() -> None:
         holder.poll()
         now = clock.now()
-        # The table is scanned in slices, letting the agents run in between, so that a large
-        # calls table does not hold up the streams.
-        scan = DeadlineScan(now, HANDOFF_TOPICS, handoff_ids=bool(emitted))
-        add = scan.add
-        entries = list(calls.values())
-        for start in range(0, len(entries), TIMER_SCAN_SLICE):
-            if start:
-                await asyncio.sleep(0)
-            for timeline in entries[start:start + TIMER_SCAN_SLICE]:
-                if timeline is not None and timeline.pending is not None:
-                    add(timeline)
-        for agency, w in scan.waiting().items():
+        for agency, w in pending.waiting(now).items():
             metrics.CALLS_WAITING.labels(agency).set(w.count)
             metrics.OLDEST_WAITING.labels(agency).set(w.oldest_seconds)
-        emitted.intersection_update(scan.handoff_ids)
-        due = scan.overdue()
-        for timeout in due:
-            if str(timeout.handoff_id) in emitted:
-                continue
-            emitted.add(str(timeout.handoff_id))
+        for timeout in pending.take_overdue(now):
             log.info("handoff %s to %s overdue; escalating", timeout.handoff_id, timeout.agency)
             await bus.send(catalogue.ESCALATIONS, timeout.call_id, timeout)
 

@@ -1,11 +1,13 @@
 """Handoff deadlines: which pending handoffs are overdue, and who is waiting how long.
 
-Pure functions of the timelines and ``now``; the worker passes the wall clock,
-tests pass any instant they like.
+Pure functions of the timelines and ``now``, and an index of the pending
+handoffs kept up to date by the agent; the worker passes the wall clock, tests
+pass any instant they like.
 """
 
 from __future__ import annotations
 
+import heapq
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -51,45 +53,98 @@ class Waiting:
     oldest_seconds: float
 
 
-class DeadlineScan:
-    """One deadline-timer tick over the pending timelines, added one at a time.
+class PendingIndex:
+    """The pending handoffs of a calls table, indexed for the deadline timer.
 
-    Adding a timeline only counts it and notes its earliest request, so a
-    tick over tens of thousands of waiting calls costs a few milliseconds.
+    The agent passes every timeline it stores to :meth:`update`; after a
+    rebalance, :meth:`rebuild` reads the recovered table. A timer tick then
+    costs O(overdue + log n) instead of a scan of every call: counts per agency
+    are kept as they change, and heaps ordered by deadline and by request time
+    drop entries whose handoff is no longer pending when they reach the top.
     Listed ``agencies`` are reported even when nothing waits for them.
     """
 
-    def __init__(self, now: datetime, agencies: Iterable[str], *, handoff_ids: bool = False) -> None:
-        self.now = now
-        self._counts: dict[str, int] = {a: 0 for a in agencies}
-        self._earliest: dict[str, datetime] = {}
-        self._due: list[Timeline] = []
-        self.handoff_ids: set[str] = set()
-        self._ids = handoff_ids
+    def __init__(self, agencies: Iterable[str]) -> None:
+        self._agencies = tuple(dict.fromkeys(agencies))
+        self._pending: dict[str, Timeline] = {}  # call_id -> timeline with a pending handoff
+        self._counts: dict[str, int] = {}
+        self._by_deadline: list[tuple[datetime, uuid.UUID, str]] = []
+        self._by_request: dict[str, list[tuple[datetime, uuid.UUID, str]]] = {}
 
-    def add(self, timeline: Timeline) -> None:
-        pending = timeline.pending
-        if pending is None:
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def update(self, timeline: Timeline) -> None:
+        """Note ``timeline`` as now stored for its call."""
+        call_id = timeline.call_id
+        new = timeline.pending
+        old_tl = self._pending.get(call_id)
+        if old_tl is not None:
+            old = old_tl.pending
+            assert old is not None
+            if new is not None and new.handoff_id == old.handoff_id:  # same handoff, same deadline
+                self._pending[call_id] = timeline
+                return
+            del self._pending[call_id]
+            self._counts[old.agency] -= 1
+        if new is None:
             return
-        agency = pending.agency
-        self._counts[agency] = self._counts.get(agency, 0) + 1
-        earliest = self._earliest.get(agency)
-        if earliest is None or pending.requested_at < earliest:
-            self._earliest[agency] = pending.requested_at
-        if pending.deadline_at is not None and pending.deadline_at <= self.now:
-            self._due.append(timeline)
-        if self._ids:
-            self.handoff_ids.add(str(pending.handoff_id))
+        self._pending[call_id] = timeline
+        self._counts[new.agency] = self._counts.get(new.agency, 0) + 1
+        heap = self._by_request.setdefault(new.agency, [])
+        heapq.heappush(heap, (new.requested_at, new.handoff_id, call_id))
+        if new.deadline_at is not None:
+            heapq.heappush(self._by_deadline, (new.deadline_at, new.handoff_id, call_id))
+        self._maybe_compact(heap, new.agency)
 
-    def waiting(self) -> dict[str, Waiting]:
-        """Per agency: how many handoffs wait and the oldest one's age in seconds."""
+    def rebuild(self, timelines: Iterable[Timeline | None]) -> None:
+        """Start again from every timeline in the table (after a recovery)."""
+        self._pending.clear()
+        self._counts.clear()
+        self._by_deadline.clear()
+        self._by_request.clear()
+        for timeline in timelines:
+            if timeline is not None:
+                self.update(timeline)
+
+    def _live(self, handoff_id: uuid.UUID, call_id: str) -> Timeline | None:
+        timeline = self._pending.get(call_id)
+        if timeline is None or timeline.pending is None or timeline.pending.handoff_id != handoff_id:
+            return None
+        return timeline
+
+    def _maybe_compact(self, heap: list[tuple[datetime, uuid.UUID, str]], agency: str) -> None:
+        # A call waiting for hours keeps stale entries below it from reaching the top; rebuild
+        # the heaps from the live entries when stale ones dominate.
+        if len(heap) > 1024 and len(heap) > 2 * self._counts.get(agency, 0):
+            heap[:] = [e for e in heap if self._live(e[1], e[2]) is not None]
+            heapq.heapify(heap)
+        if len(self._by_deadline) > 1024 and len(self._by_deadline) > 2 * len(self._pending):
+            self._by_deadline[:] = [e for e in self._by_deadline if self._live(e[1], e[2]) is not None]
+            heapq.heapify(self._by_deadline)
+
+    def waiting(self, now: datetime) -> dict[str, Waiting]:
+        """Per agency: how many handoffs wait and the oldest one's age in seconds at ``now``."""
         out = {}
-        for agency, count in self._counts.items():
-            earliest = self._earliest.get(agency)
-            oldest = 0.0 if earliest is None else max(0.0, (self.now - earliest).total_seconds())
-            out[agency] = Waiting(agency, count, oldest)
+        for agency in (*self._agencies, *(a for a in self._counts if a not in self._agencies)):
+            heap = self._by_request.get(agency, [])
+            while heap and self._live(heap[0][1], heap[0][2]) is None:
+                heapq.heappop(heap)
+            oldest = max(0.0, (now - heap[0][0]).total_seconds()) if heap else 0.0
+            out[agency] = Waiting(agency, self._counts.get(agency, 0), oldest)
         return out
 
-    def overdue(self) -> list[HandoffTimedOut]:
-        """A timeout event for every added handoff whose deadline has passed, in the order added."""
-        return overdue(self._due, self.now)
+    def take_overdue(self, now: datetime) -> list[HandoffTimedOut]:
+        """A timeout event for each pending handoff whose deadline is at or before ``now``, once.
+
+        A handoff taken here is not reported again unless :meth:`rebuild` runs
+        (after a restart, reporting it again is safe: the event id is the same).
+        """
+        due = []
+        heap = self._by_deadline
+        while heap and heap[0][0] <= now:
+            _, handoff_id, call_id = heapq.heappop(heap)
+            timeline = self._live(handoff_id, call_id)
+            if timeline is not None:
+                due.append(timed_out_event(timeline))
+        return due

@@ -75,37 +75,41 @@ def test_a_cached_timeline_behaves_like_one_parsed_from_the_table(model, call_ty
     model=st.sampled_from(MODELS),
     calls=st.lists(st.tuples(st.sampled_from(CALL_TYPES), st.integers(0, 23), st.integers(0, 600),
                              st.sampled_from(["none", "accept", "decline", "clear"])), max_size=25),
-    after=st.integers(min_value=-60, max_value=900),
-    ids=st.booleans(),
+    ticks=st.lists(st.integers(min_value=-60, max_value=900), min_size=1, max_size=4),
 )
-def test_the_deadline_scan_counts_like_the_timer_functions(model, calls, after, ids):
+def test_the_pending_index_agrees_with_a_scan_of_every_timeline(model, calls, ticks):
+    """The timer's index against brute force: counts, oldest waits, and each overdue handoff exactly once."""
     from dispatchbus.agents.lifecycle import HANDOFF_TOPICS
-    from dispatchbus.lifecycle.timers import DeadlineScan
+    from dispatchbus.lifecycle.timers import PendingIndex
 
     ctx = Context(load_reference_policy(model), AvailabilityBook())
-    timelines = []
+    index = PendingIndex(HANDOFF_TOPICS)
+    latest = {}
     for n, (call_type, hour, offset, then) in enumerate(calls):
         s = Script(call_id=f"C{n}", start=Script().start.replace(hour=hour) + timedelta(seconds=offset), seed=n + 1)
         tl, _ = apply(None, s.call(call_type), ctx)
+        index.update(tl)  # every stored version passes through the index, as in the agent
         event = next_event(tl, then if then != "none" else "skip", s, 5, None)
         if event is not None:
             tl, _ = apply(tl, event, ctx)
-        timelines.append(tl)
-    now = Script().start + timedelta(seconds=after)
-    scan = DeadlineScan(now, HANDOFF_TOPICS, handoff_ids=ids)
-    for tl in timelines:
-        scan.add(tl)
-    # brute force: every agency listed (zeros included), count and oldest wait of the pending ones
-    expected = {a: [0, 0.0] for a in HANDOFF_TOPICS}
-    for tl in timelines:
-        if tl.pending is not None:
-            entry = expected.setdefault(tl.pending.agency, [0, 0.0])
-            entry[0] += 1
-            entry[1] = max(entry[1], tl.waited_seconds(now))
-    assert {a: (w.count, w.oldest_seconds) for a, w in scan.waiting().items()} == {
-        a: tuple(v) for a, v in expected.items()
-    }
-    assert list(scan.waiting()) == list(expected)
-    assert scan.overdue() == overdue(timelines, now)
-    expected_ids = {str(tl.pending.handoff_id) for tl in timelines if tl.pending} if ids else set()
-    assert scan.handoff_ids == expected_ids
+            index.update(tl)
+        latest[tl.call_id] = tl
+    timelines = list(latest.values())
+    reported: list = []
+    for after in sorted(ticks):
+        now = Script().start + timedelta(seconds=after)
+        expected = {a: [0, 0.0] for a in HANDOFF_TOPICS}
+        for tl in timelines:
+            if tl.pending is not None:
+                entry = expected.setdefault(tl.pending.agency, [0, 0.0])
+                entry[0] += 1
+                entry[1] = max(entry[1], tl.waited_seconds(now))
+        waiting = index.waiting(now)
+        assert {a: (w.count, w.oldest_seconds) for a, w in waiting.items()} == {a: tuple(v) for a, v in expected.items()}
+        assert list(waiting)[: len(HANDOFF_TOPICS)] == list(HANDOFF_TOPICS)
+        reported += index.take_overdue(now)
+        due_so_far = overdue(timelines, now)
+        assert sorted(str(t.event_id) for t in reported) == sorted(str(t.event_id) for t in due_so_far)
+    rebuilt = PendingIndex(HANDOFF_TOPICS)
+    rebuilt.rebuild(timelines)
+    assert len(rebuilt) == len(index) == sum(tl.pending is not None for tl in timelines)

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 
 from dispatchbus.lifecycle.timeline import Timeline
-from dispatchbus.lifecycle.timers import DeadlineScan, overdue, timed_out_event
+from dispatchbus.lifecycle.timers import PendingIndex, overdue, timed_out_event
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
 from dispatchbus.policy.loader import load_reference_policy
@@ -158,10 +158,10 @@ def test_waiting_gauges_count_per_agency():
     c = ctx()
     a, _ = apply(None, s1.call(), c)
     b, _ = apply(None, s2.call("assault"), c)
-    scan = DeadlineScan(s1.at(30), ["external_hotline"])
-    scan.add(a)
-    scan.add(b)
-    w = scan.waiting()
+    index = PendingIndex(["external_hotline"])
+    index.update(a)
+    index.update(b)
+    w = index.waiting(s1.at(30))
     assert w["community_responder"].count == 1 and w["community_responder"].oldest_seconds == 30.0
     assert w["police"].count == 1 and w["external_hotline"].count == 0
 
