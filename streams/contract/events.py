@@ -33,8 +33,27 @@ def _to_utc_millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
+_ISO_CACHE: dict[datetime, str] = {}
+_ISO_CACHE_SIZE = 4096
+
+
 def iso_utc(value: datetime) -> str:
     """``2026-05-04T18:00:00Z`` (milliseconds only when set)."""
+    # A timeline repeats the same few instants (a call's time is its decision's and its hops'),
+    # and formatting costs microseconds, so UTC values are cached.
+    if value.tzinfo is not timezone.utc and value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    if value.tzinfo is timezone.utc:
+        text = _ISO_CACHE.get(value)
+        if text is None:
+            if len(_ISO_CACHE) >= _ISO_CACHE_SIZE:
+                _ISO_CACHE.clear()
+            text = _ISO_CACHE[value] = _format_iso(value)
+        return text
+    return _format_iso(value)
+
+
+def _format_iso(value: datetime) -> str:
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         text += f".{value.microsecond // 1000:03d}"

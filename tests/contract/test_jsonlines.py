@@ -21,6 +21,19 @@ def test_timestamps_are_iso_utc_with_z():
     assert json.loads(line)["received_at"] == "2026-05-04T18:00:00Z"
 
 
+def test_iso_utc_converts_to_utc_and_keeps_milliseconds():
+    from datetime import datetime, timedelta, timezone
+
+    from dispatchbus.contract.events import iso_utc
+
+    utc = datetime(2026, 5, 4, 18, 0, 0, 123456, tzinfo=timezone.utc)
+    same_instant = utc.astimezone(timezone(timedelta(hours=-4)))
+    for _ in range(2):  # the second round is served from the cache
+        assert iso_utc(utc) == "2026-05-04T18:00:00.123Z"
+        assert iso_utc(utc.replace(microsecond=0)) == "2026-05-04T18:00:00Z"
+        assert iso_utc(same_instant) == "2026-05-04T18:00:00.123Z"
+
+
 def test_offsets_are_normalised_to_utc():
     obj = json.loads(to_json_line(one_of_each()[0]))
     obj["received_at"] = "2026-05-04T14:00:00-04:00"
