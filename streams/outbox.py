@@ -40,7 +40,7 @@ class DeliveryFailed(RuntimeError):
 
 
 class Outbox:
-    """Produce records without waiting; ``flush`` waits for all of them and reports failures."""
+    """Produce records without waiting; ``flush`` waits for those queued before it and reports failures."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._config = dict(config)

@@ -113,6 +113,7 @@ def register(bus: Any, **_: Any) -> None:
     async def index_recovered_calls() -> None:
         # Recovery (start-up, rebalance) changes the table behind the agent's back.
         pending.rebuild(list(calls.values()))
+
     clock = BusClock(settings.worker.clock)
     by_topic = {spec.full_name(settings.topics): spec for spec in INPUTS}
     source = app.topic(*by_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
