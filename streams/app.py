@@ -65,10 +65,18 @@ class Bus:
         metrics.EVENTS_CONSUMED.labels(spec.name, type(event).__name__).inc()
         return event
 
+    async def decode_or_dead_letter(self, message: Any, spec: TopicSpec, consumer: str) -> Event | None:
+        """The record's event, or None after sending the record to the dead-letter topic."""
+        try:
+            return self.decode(message, spec)
+        except DecodeError as err:
+            await self.reject(message, spec, consumer, err)
+            return None
+
     async def send(self, spec: TopicSpec, key: str, event: Event) -> None:
         """Encode ``event`` and queue it for a catalogue topic (delivered before the next offset commit)."""
         name = spec.full_name(self.settings.topics)
-        self.outbox.produce(name, key.encode(), self.serde.encode(event, name))
+        await self.outbox.send(name, key.encode(), self.serde.encode(event, name))
 
     async def on_call_ended(self, timeline: Any, event: Event) -> None:
         """Run every hook registered for the end of a call (feedback to the call center)."""

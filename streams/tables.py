@@ -9,7 +9,6 @@ producer, so a changelog record costs a librdkafka ``produce``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -65,14 +64,8 @@ class OutboxTable(faust.Table):
         raw_key, _ = topic.prepare_key(key, key_serializer or self.key_serializer)
         raw_value = None if value is None else topic.prepare_value(value, value_serializer or self.value_serializer)[0]
         outbox.produce(topic.get_topic_name(), raw_key, raw_value, partition)
-        return _Queued(SimpleNamespace(partition=partition))
-
-
-@dataclass(frozen=True)
-class _Queued:
-    """What ``on_key_del`` reads from a changelog send: the partition written to."""
-
-    message: Any
+        # Faust's on_key_del reads the partition from what this returns (a FutureMessage normally).
+        return SimpleNamespace(message=SimpleNamespace(partition=partition))
 
 
 def outbox_table(app: faust.App, name: str, **kwargs: Any) -> OutboxTable:

@@ -62,3 +62,17 @@ def test_a_flush_waits_only_for_records_queued_before_it(bus_settings):
     assert produced > 1
     _run(outbox.flush())
     assert outbox.close() == 0
+
+
+def test_send_waits_for_room_in_a_full_queue(bus_settings):
+    config = {**bus_settings.kafka.producer_config(), "queue.buffering.max.messages": 2}
+    outbox = Outbox(config)
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+
+    async def send_all():
+        for i in range(20):
+            await outbox.send(topic, b"k", b"record %d" % i)
+        await outbox.flush()
+
+    _run(send_all())
+    assert outbox._seq == 20 and not outbox._waiting_for(20)

@@ -88,11 +88,8 @@ def register(bus: Any, **_: Any) -> None:
     @app.agent(bus.topic(catalogue.FEEDBACK), name="feedback_digests")
     async def feedback_digests(stream: Any) -> None:
         async for item in stream.group_by(psap_key, name="psap", topic=by_psap).events():
-            message = item.message
-            try:
-                feedback = bus.decode(message, catalogue.FEEDBACK)
-            except DecodeError as err:
-                await bus.reject(message, catalogue.FEEDBACK, "feedback_digests", err)
+            feedback = await bus.decode_or_dead_letter(item.message, catalogue.FEEDBACK, "feedback_digests")
+            if feedback is None:
                 continue
             assert isinstance(feedback, OutcomeFeedback)
             applied = book.apply(feedback)

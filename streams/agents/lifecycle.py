@@ -13,7 +13,6 @@ from typing import Any
 
 from .. import catalogue, metrics
 from ..contract import events as ev
-from ..contract.serde import DecodeError
 from ..lifecycle.timers import PendingIndex
 from ..lifecycle.transitions import HANDLED_TYPES, Context, Effects, apply
 from ..policy.availability import UnitHistory, to_epoch_ms
@@ -122,13 +121,8 @@ def register(bus: Any, **_: Any) -> None:
     async def call_lifecycle(stream: Any) -> None:
         async for item in stream.events():
             message = item.message
-            spec = by_topic[message.topic]
-            try:
-                event = bus.decode(message, spec)
-            except DecodeError as err:
-                await bus.reject(message, spec, "call_lifecycle", err)
-                continue
-            if not isinstance(event, HANDLED_TYPES):
+            event = await bus.decode_or_dead_letter(message, by_topic[message.topic], "call_lifecycle")
+            if not isinstance(event, HANDLED_TYPES):  # dead-lettered (None), or a type this agent ignores
                 continue
             timeline = calls.get(event.call_id)
             policy = holder.current
@@ -158,11 +152,8 @@ def register(bus: Any, **_: Any) -> None:
     @app.agent(bus.topic(catalogue.UNIT_STATUS), name="unit_status")
     async def unit_status(stream: Any) -> None:
         async for item in stream.events():
-            message = item.message
-            try:
-                event = bus.decode(message, catalogue.UNIT_STATUS)
-            except DecodeError as err:
-                await bus.reject(message, catalogue.UNIT_STATUS, "unit_status", err)
+            event = await bus.decode_or_dead_letter(item.message, catalogue.UNIT_STATUS, "unit_status")
+            if event is None:
                 continue
             history = UnitHistory.from_json(units.get(event.unit_id) or [])
             if history.record(to_epoch_ms(event.occurred_at), event.status):

@@ -1,73 +1,48 @@
 """The worker's hot-path shortcuts change nothing.
 
-The lifecycle agent keeps each call's parsed Timeline next to the table's JSON
-value instead of parsing that value again for every event and timer tick; that
-is only sound if a timeline survives the JSON round trip unchanged and applying
-the next event to either copy gives the same result.
+The calls table holds Timeline objects and writes their JSON to its
+changelog; recovery reads that JSON back. That is only sound if apply()
+never changes the timeline it is given (the stored object), and if a timeline
+recovered from its changelog bytes behaves exactly like the one in memory.
+The deadline timer's index must agree with a scan of every timeline.
 """
 
 from datetime import timedelta
 
+from faust.serializers import codecs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatchbus.lifecycle.timeline import Timeline
 from dispatchbus.lifecycle.timers import overdue
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
 from dispatchbus.policy.loader import load_reference_policy
+from dispatchbus.tables import TIMELINE_CODEC
 
-from ..lifecycle.scenario import Script
-
-MODELS = ["911-led", "embedded-professional", "external-hotline"]
-CALL_TYPES = ["mental_health", "noise_complaint", "substance_use", "welfare_check", "theft", "fire", "trespass"]
-KINDS = ["accept", "decline", "timeout", "phone", "team", "police", "dispatch", "scene", "clear", "duplicate"]
-
-
-def next_event(tl, kind, s, t, last):
-    pending = tl.pending
-    if kind == "duplicate":
-        return last
-    if kind in ("accept", "decline", "phone", "team", "police") and pending is not None:
-        handoff = type("H", (), {"event_id": pending.handoff_id, "agency": pending.agency})()
-        return {
-            "accept": lambda: s.accepted(handoff, t),
-            "decline": lambda: s.declined(handoff, t, "no_capacity"),
-            "phone": lambda: s.consult(handoff, t, "resolved_by_phone"),
-            "team": lambda: s.consult(handoff, t, "dispatch_community_responder"),
-            "police": lambda: s.consult(handoff, t, "dispatch_police"),
-        }[kind]()
-    if kind == "timeout" and pending is not None and pending.deadline_at is not None:
-        return overdue([tl], pending.deadline_at + timedelta(seconds=1))[0]
-    if kind == "dispatch":
-        return s.dispatched(t)
-    if kind == "scene":
-        return s.on_scene(t)
-    if kind == "clear":
-        return s.cleared(t)
-    return None
+from ..lifecycle.scenario import CALL_TYPES, KINDS, MODELS, Script, next_event
 
 
 @settings(max_examples=150, deadline=None)
 @given(model=st.sampled_from(MODELS), call_type=st.sampled_from(CALL_TYPES),
        steps=st.lists(st.sampled_from(KINDS), max_size=12), hour=st.integers(min_value=0, max_value=23))
-def test_a_cached_timeline_behaves_like_one_parsed_from_the_table(model, call_type, steps, hour):
+def test_a_stored_timeline_behaves_like_one_recovered_from_the_changelog(model, call_type, steps, hour):
+    codec = codecs.get_codec(TIMELINE_CODEC)
     s = Script(start=Script().start.replace(hour=hour))
     ctx = Context(load_reference_policy(model), AvailabilityBook())
     kept, _ = apply(None, s.call(call_type), ctx)
     last = None
     for i, kind in enumerate(steps):
-        stored = kept.model_dump(mode="json")
-        parsed = Timeline.model_validate(stored)
-        assert parsed == kept
+        changelog = codec.dumps(kept)
+        recovered = codec.loads(changelog)
+        assert recovered == kept
         event = next_event(kept, kind, s, 10 * (i + 1), last)
         if event is None:
             continue
-        from_cache, fx_cache = apply(kept, event, ctx)
-        from_table, fx_table = apply(parsed, event, ctx)
-        assert from_cache == from_table and fx_cache == fx_table
-        assert kept.model_dump(mode="json") == stored, "apply() leaves the timeline it was given alone"
-        kept, last = from_cache, event
+        from_memory, fx_memory = apply(kept, event, ctx)
+        from_changelog, fx_changelog = apply(recovered, event, ctx)
+        assert from_memory == from_changelog and fx_memory == fx_changelog
+        assert codec.dumps(kept) == changelog, "apply() leaves the timeline it was given alone"
+        kept, last = from_memory, event
 
 
 @settings(max_examples=100, deadline=None)

@@ -6,6 +6,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from dispatchbus.contract import events as ev
+from dispatchbus.lifecycle.timeline import Timeline
+from dispatchbus.lifecycle.timers import overdue
 
 # Monday 2026-05-04 14:00 America/New_York: every team and the hotline are open.
 T0 = datetime(2026, 5, 4, 18, 0, tzinfo=timezone.utc)
@@ -64,3 +66,34 @@ class Script:
 
     def closed(self, t: float) -> ev.CallClosed:
         return ev.CallClosed(event_id=self._id(), call_id=self.call_id, closed_at=self.at(t), disposition="done")
+
+
+MODELS = ["911-led", "embedded-professional", "external-hotline"]
+CALL_TYPES = ["mental_health", "noise_complaint", "substance_use", "welfare_check", "theft", "fire", "trespass"]
+KINDS = ["accept", "decline", "timeout", "phone", "team", "police", "dispatch", "scene", "clear", "duplicate"]
+"""What may happen next to a call, for property tests (see :func:`next_event`)."""
+
+
+def next_event(tl: Timeline, kind: str, s: Script, t: float, last: ev.Event | None) -> ev.Event | None:
+    """The event of ``kind`` for the call at ``t`` seconds, or None when it cannot happen now."""
+    pending = tl.pending
+    if kind == "duplicate":
+        return last
+    if kind in ("accept", "decline", "phone", "team", "police") and pending is not None:
+        handoff = type("H", (), {"event_id": pending.handoff_id, "agency": pending.agency})()
+        return {
+            "accept": lambda: s.accepted(handoff, t),
+            "decline": lambda: s.declined(handoff, t, "no_capacity"),
+            "phone": lambda: s.consult(handoff, t, "resolved_by_phone"),
+            "team": lambda: s.consult(handoff, t, "dispatch_community_responder"),
+            "police": lambda: s.consult(handoff, t, "dispatch_police"),
+        }[kind]()
+    if kind == "timeout" and pending is not None and pending.deadline_at is not None:
+        return overdue([tl], pending.deadline_at + timedelta(seconds=1))[0]
+    if kind == "dispatch":
+        return s.dispatched(t)
+    if kind == "scene":
+        return s.on_scene(t)
+    if kind == "clear":
+        return s.cleared(t)
+    return None

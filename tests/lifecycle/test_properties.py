@@ -1,51 +1,20 @@
 """Properties of the lifecycle over arbitrary reply sequences."""
 
-from datetime import timedelta
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatchbus.lifecycle.timers import overdue
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
 from dispatchbus.policy.loader import load_reference_policy
 
-from .scenario import Script
+from .scenario import CALL_TYPES, KINDS, MODELS, Script, next_event
 
-MODELS = ["911-led", "embedded-professional", "external-hotline"]
-CALL_TYPES = ["mental_health", "noise_complaint", "substance_use", "welfare_check", "theft", "fire", "trespass"]
-STEPS = st.lists(
-    st.sampled_from(["accept", "decline", "timeout", "phone", "team", "police", "dispatch", "scene", "clear",
-                     "duplicate"]),
-    max_size=12,
-)
+STEPS = st.lists(st.sampled_from(KINDS), max_size=12)
 
 
 def step(tl, kind, s, ctx, t, last_event):
-    pending = tl.pending
-    if kind == "duplicate" and last_event is not None:
-        return apply(tl, last_event, ctx), last_event
-    if kind in ("accept", "decline", "phone", "team", "police") and pending is not None:
-        handoff = type("H", (), {"event_id": pending.handoff_id, "agency": pending.agency})()
-        event = {
-            "accept": lambda: s.accepted(handoff, t),
-            "decline": lambda: s.declined(handoff, t, "no_capacity"),
-            "phone": lambda: s.consult(handoff, t, "resolved_by_phone"),
-            "team": lambda: s.consult(handoff, t, "dispatch_community_responder"),
-            "police": lambda: s.consult(handoff, t, "dispatch_police"),
-        }[kind]()
-    elif kind == "timeout" and pending is not None:
-        found = overdue([tl], pending.deadline_at + timedelta(seconds=1)) if pending.deadline_at else []
-        if not found:
-            return (tl, None), last_event
-        event = found[0]
-    elif kind == "dispatch":
-        event = s.dispatched(t)
-    elif kind == "scene":
-        event = s.on_scene(t)
-    elif kind == "clear":
-        event = s.cleared(t)
-    else:
+    event = next_event(tl, kind, s, t, last_event)
+    if event is None:
         return (tl, None), last_event
     return apply(tl, event, ctx), event
 
