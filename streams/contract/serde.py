@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import fastavro
 from pydantic import ValidationError
 
+from .avro_writer import UnsupportedSchema, compile_writer
 from .events import NAMESPACE, Event
 from .jsonlines import describe_validation_error
 from .schemas import SchemaVersion, _parse, current_versions, event_class, released_versions
@@ -114,17 +115,25 @@ class AvroSerde:
 
     def __init__(self, ids: SchemaIds) -> None:
         self._ids = ids
-        self._readers = {name: _prepared(v.parsed) for name, v in current_versions().items()}
+        current = current_versions()
+        self._readers = {name: _prepared(v.parsed) for name, v in current.items()}
+        self._writers = {name: _compiled(v.text) for name, v in current.items()}
         # schema id -> (record name, writer schema, reader schema or None when equal, model class)
         self._plans: dict[int, tuple[str, Any, Any, type[Event]]] = {}
 
     def encode(self, event: Event, topic: str) -> bytes:
         """Serialize ``event`` for ``topic`` (the topic matters only to a registry)."""
         name = type(event).__name__
-        buf = io.BytesIO()
-        buf.write(_HEADER.pack(MAGIC, self._ids.id_for(topic, name)))
-        fastavro.schemaless_writer(buf, self._readers[name], event.model_dump())
-        return buf.getvalue()
+        header = _HEADER.pack(MAGIC, self._ids.id_for(topic, name))
+        writer = self._writers[name]
+        if writer is None:
+            buf = io.BytesIO(header)
+            buf.seek(len(header))
+            fastavro.schemaless_writer(buf, self._readers[name], event.model_dump())
+            return buf.getvalue()
+        out = bytearray(header)
+        writer(event, out)
+        return bytes(out)
 
     def decode(self, data: bytes | None) -> Event:
         """Deserialize one record value, or raise :class:`DecodeError`."""
@@ -156,6 +165,14 @@ class AvroSerde:
         writer = _prepared(writer)
         # fastavro skips schema resolution when both schemas are equal; deciding it once saves the comparison.
         return name, writer, None if writer == reader else reader, event_class(name)
+
+
+def _compiled(text: str) -> Any:
+    """The compiled writer for a record schema, or None to keep fastavro's generic writer."""
+    try:
+        return compile_writer(json.loads(text))
+    except UnsupportedSchema:
+        return None
 
 
 def _prepared(schema: Any) -> Any:
