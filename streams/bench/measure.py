@@ -7,6 +7,7 @@ import os
 import platform
 import statistics
 import subprocess
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -61,6 +62,24 @@ def cpu_seconds(pid: int) -> float:
     fields = stat[stat.rindex(b")") + 2:].split()
     utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
     return (utime + stime) / _CLOCK_TICKS
+
+
+class Cpu:
+    """CPU seconds of one process, or NaN when there is none to watch (a broker not started here)."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+
+    def seconds(self) -> float:
+        return cpu_seconds(self.pid) if self.pid is not None else math.nan
+
+    def percent_over(self, seconds: float) -> float:
+        """% of one core the process uses over the next ``seconds`` (a measurement window, not a wait)."""
+        if self.pid is None or seconds <= 0:
+            return math.nan
+        start, t0 = self.seconds(), time.perf_counter()
+        time.sleep(seconds)
+        return 100 * (self.seconds() - start) / (time.perf_counter() - t0)
 
 
 def machine() -> dict[str, str | int | float]:

@@ -55,7 +55,7 @@ PLANS = {
     "smoke": Plan(
         "smoke", 1,
         Phases({"raw": 300, "faust": 300, "worker": 300}, rate=1000, latency_seconds=1.5, warmup_seconds=0.25,
-               low_rate=200, low_seconds=1),
+               low_rate=200, low_seconds=1, idle_seconds=0.5),
         3_000,
     ),
 }
@@ -117,6 +117,10 @@ class Results:
                     for q, p in (("p50", 50), ("p99", 99), ("p999", 99.9))
                 },
                 "cpu_s_per_1000_saturated": self.spread(kind, lambda r: r.cpu_per_1000_saturated).to_json(),
+                "broker_cpu_s_per_1000_saturated": self.spread(
+                    kind, lambda r: r.broker_cpu_per_1000_saturated
+                ).to_json(),
+                "broker_idle_percent": self.spread(kind, lambda r: r.broker_idle_percent).to_json(),
                 "loads": {
                     f"{rate:g}/s": {
                         "latency_ms": {
@@ -124,6 +128,9 @@ class Results:
                             for q, p in (("p50", 50), ("p99", 99), ("p999", 99.9))
                         },
                         "cpu_s_per_1000": self.spread(kind, lambda r, rate=rate: _load_figure(r, rate, "cpu")).to_json(),
+                        "broker_cpu_s_per_1000": self.spread(
+                            kind, lambda r, rate=rate: _load_figure(r, rate, "broker")
+                        ).to_json(),
                     }
                     for rate, _ in self.plan.phases.loads()
                 },
@@ -162,7 +169,7 @@ def _load_figure(run: PipelineRun, rate: float, what: str) -> float:
     load = run.at(rate)
     if load is None:
         return math.nan
-    return {"cpu": load.cpu_per_1000, "sent": load.sent_rate}[what]
+    return {"cpu": load.cpu_per_1000, "broker": load.broker_cpu_per_1000, "sent": load.sent_rate}[what]
 
 
 # -- the report ------------------------------------------------------------------
@@ -196,15 +203,19 @@ def report(res: Results, out: IO[str]) -> None:
         w(
             f"{n} {TITLES[kind]}\n"
             f"   {'saturation':18} {fig(lambda r: r.throughput, 0)} events/s; "
-            f"CPU {fig(lambda r: r.cpu_per_1000_saturated, 2)} s per 1000 events\n"
+            f"CPU {fig(lambda r: r.cpu_per_1000_saturated, 2)} s per 1000 events "
+            f"(broker {fig(lambda r: r.broker_cpu_per_1000_saturated, 2)})\n"
         )
         for rate, _ in ph.loads():
             w(
                 f"   {f'at {rate:,.0f}/s':18} p50 {fig(lambda r, q=rate: r.latency(50, q), 1)} ms, "
                 f"p99 {fig(lambda r, q=rate: r.latency(99, q), 1)} ms, "
                 f"p999 {fig(lambda r, q=rate: r.latency(99.9, q), 1)} ms; "
-                f"CPU {fig(lambda r, q=rate: _load_figure(r, q, 'cpu'), 2)} s per 1000 events\n"
+                f"CPU {fig(lambda r, q=rate: _load_figure(r, q, 'cpu'), 2)} s per 1000 events "
+                f"(broker {fig(lambda r, q=rate: _load_figure(r, q, 'broker'), 2)})\n"
             )
+        w(f"   {'idle':18} broker CPU {fig(lambda r: r.broker_idle_percent, 0)} % of a core while this "
+          f"processor and the collector wait for input\n")
     for kind in KINDS:
         for i, run in enumerate(res.pipelines.get(kind, []), 1):
             notes = []
@@ -270,6 +281,7 @@ def run(
     plan: Plan,
     *,
     bootstrap: str | None = None,
+    broker_pid: int | None = None,
     workdir: Path,
     command: str = "python -m dispatchbus.bench",
     progress: IO[str] = sys.stderr,
@@ -290,6 +302,7 @@ def run(
         if bootstrap is None:
             broker = stack.enter_context(EmbeddedBroker(log_file=workdir / "broker.log"))
             bootstrap = broker.bootstrap_servers
+            broker_pid = broker.pid
             results.broker = f"embedded tansu on {bootstrap} (memory storage)"
         else:
             results.broker = f"{bootstrap} (given)"
@@ -298,7 +311,7 @@ def run(
         for rep in range(1, plan.repetitions + 1):
             for kind in KINDS:
                 say(f"repetition {rep}/{plan.repetitions}: {TITLES[kind]}")
-                run_ = run_pipeline(kind, bootstrap, run_tag, rep, plan.phases, workdir)
+                run_ = run_pipeline(kind, bootstrap, run_tag, rep, plan.phases, workdir, broker_pid)
                 results.pipelines.setdefault(kind, []).append(run_)
                 say(
                     f"  {run_.throughput:,.0f} events/s; p50 {run_.latency(50):.1f} ms, p99 {run_.latency(99):.1f} ms "
@@ -331,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--smoke", action="store_true", help="a few seconds per stage, one repetition (for tests)")
     parser.add_argument("--repetitions", type=int, default=None, help="override the plan's repetitions")
     parser.add_argument("--bootstrap", metavar="HOST:PORT", help="use this broker instead of starting one")
+    parser.add_argument("--broker-pid", type=int, metavar="PID",
+                        help="with --bootstrap: the local broker process whose CPU to measure")
     parser.add_argument("--workdir", type=Path, default=Path(".run/bench"), help="logs (default: %(default)s)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--no-offline", action="store_true", help="skip the offline route benchmark")
@@ -344,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         command += f" --repetitions {args.repetitions}"
     _terminate_on_sigterm()
     try:
-        results = run(plan, bootstrap=args.bootstrap, workdir=args.workdir, command=command,
+        results = run(plan, bootstrap=args.bootstrap, broker_pid=args.broker_pid, workdir=args.workdir,
+                      command=command,
                       offline=not args.no_offline)
     except KeyboardInterrupt:
         print("interrupted; every process the benchmark started has been stopped", file=sys.stderr)

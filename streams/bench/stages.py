@@ -36,7 +36,7 @@ from ..contract import events as ev
 from ..contract.serde import serde_from_settings
 from ..processes import WORKER_READY_LINE, ChildProcess, child_env, worker_process
 from ..settings import Settings
-from .measure import cpu_seconds, percentile
+from .measure import Cpu, cpu_seconds, percentile
 from .passthrough import READY_LINE as PASSTHROUGH_READY
 from .traffic import Collector, Sender, encode, fresh_calls, unit_statuses
 
@@ -72,6 +72,8 @@ class Phases:
     low_rate: float = 0.0
     """A second, lower offered load that the worker can sustain (0: none)."""
     low_seconds: float = 0.0
+    idle_seconds: float = 2.0
+    """How long the broker's CPU is sampled while the drained processor waits for input."""
 
     def loads(self) -> list[tuple[float, float]]:
         """(rate, seconds) of each latency phase, the lower load first."""
@@ -87,6 +89,7 @@ class LoadRun:
     sent_rate: float
     latencies_ms: list[float] = field(default_factory=list, repr=False)
     cpu_per_1000: float = math.nan
+    broker_cpu_per_1000: float = math.nan
     lost: int = 0
     mismatched: int = 0
 
@@ -100,6 +103,7 @@ class LoadRun:
             "latency_samples": len(self.latencies_ms),
             "latency_ms": {"p50": self.latency(50), "p99": self.latency(99), "p999": self.latency(99.9)},
             "cpu_s_per_1000": self.cpu_per_1000,
+            "broker_cpu_s_per_1000": self.broker_cpu_per_1000,
             "lost": self.lost,
             "mismatched": self.mismatched,
         }
@@ -114,6 +118,9 @@ class PipelineRun:
     throughput: float
     cpu_per_1000_saturated: float
     started_s: float
+    broker_cpu_per_1000_saturated: float = math.nan
+    broker_idle_percent: float = math.nan
+    """The broker's CPU, in % of one core, while this processor sits idle (its fetch loop's cost)."""
     loads: dict[float, LoadRun] = field(default_factory=dict)
     escalations: int = 0
 
@@ -132,6 +139,8 @@ class PipelineRun:
             "throughput_eps": self.throughput,
             "cpu_s_per_1000_saturated": self.cpu_per_1000_saturated,
             "started_s": self.started_s,
+            "broker_cpu_s_per_1000_saturated": self.broker_cpu_per_1000_saturated,
+            "broker_idle_percent": self.broker_idle_percent,
             "loads": [run.to_json() for _, run in sorted(self.loads.items())],
             "escalations": self.escalations,
         }
@@ -157,8 +166,13 @@ class ProcessorDied(RuntimeError):
     """A processor child process exited during a measurement."""
 
 
-def run_pipeline(kind: str, bootstrap: str, run_tag: str, rep: int, phases: Phases, workdir: Path) -> PipelineRun:
-    """One repetition of ``kind`` ("raw", "faust" or "worker") on fresh topics; every child is stopped on return."""
+def run_pipeline(
+    kind: str, bootstrap: str, run_tag: str, rep: int, phases: Phases, workdir: Path, broker_pid: int | None = None
+) -> PipelineRun:
+    """One repetition of ``kind`` ("raw", "faust" or "worker") on fresh topics; every child is stopped on return.
+
+    With ``broker_pid`` (an embedded broker), the broker's CPU is measured over the same phases.
+    """
     prefix = f"{run_tag}-{kind}{rep}."
     data_dir = (workdir / f"{kind}{rep}").absolute()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -184,6 +198,7 @@ def run_pipeline(kind: str, bootstrap: str, run_tag: str, rep: int, phases: Phas
         collector = stack.enter_context(Collector(settings, sink))
         child = stack.enter_context(_processor(kind, settings, source, sink, log))
         pid = child.proc.pid  # type: ignore[union-attr]
+        broker = Cpu(broker_pid)
         spawned = time.perf_counter()
         marks: dict[str, float] = {}
 
@@ -193,9 +208,11 @@ def run_pipeline(kind: str, bootstrap: str, run_tag: str, rep: int, phases: Phas
 
         def first() -> None:
             marks["cpu"] = cpu_seconds(pid)
+            marks["broker"] = broker.seconds()
 
         got = collector.collect(len(backlog), timeout=120 + len(backlog) / 200, on_first=first, alive=alive)
         cpu_end = cpu_seconds(pid)
+        broker_end = broker.seconds()
         if got.count < len(backlog) or got.first is None or got.last is None:
             alive()
             raise RuntimeError(f"{kind}: only {got.count} of {len(backlog)} outputs arrived; log {log}")
@@ -212,11 +229,13 @@ def run_pipeline(kind: str, bootstrap: str, run_tag: str, rep: int, phases: Phas
             time.sleep(0.05)
 
         result = PipelineRun(kind, got.count, throughput, cpu_sat, started)
+        result.broker_cpu_per_1000_saturated = (broker_end - marks["broker"]) / max(1, got.count - 1) * 1000
+        result.broker_idle_percent = broker.percent_over(phases.idle_seconds)
         # Phase 2: fixed offered loads to the running processor.
         for i, (rate, seconds) in enumerate(phases.loads()):
             calls = fresh_calls(max(1, int(rate * seconds)), seed=seed + 500 + i, tag=f"L{rep}x{i}")
             result.loads[rate] = _offer(
-                kind, calls, rate, phases.warmup_seconds, seconds, serde, sender, collector, source, pid, alive
+                kind, calls, rate, phases.warmup_seconds, seconds, serde, sender, collector, source, pid, alive, broker
             )
         if kind == "worker":
             with Collector(settings, catalogue.ESCALATIONS.full_name(settings.topics)) as esc:
@@ -236,6 +255,7 @@ def _offer(
     source: str,
     pid: int,
     alive: Callable[[], None],
+    broker: Cpu,
 ) -> LoadRun:
     """Offer ``calls`` at ``rate`` per second; each one's latency is send → its output received."""
     records = encode(serde, source, calls, "call_id")
@@ -251,7 +271,7 @@ def _offer(
             failure.append(exc)
 
     thread = threading.Thread(target=send, name="bench-sender", daemon=True)
-    cpu0 = cpu_seconds(pid)
+    cpu0, broker0 = cpu_seconds(pid), broker.seconds()
     thread.start()
     try:
         arrived = collector.collect(
@@ -260,7 +280,7 @@ def _offer(
     finally:
         stop.set()
         thread.join()
-    cpu1 = cpu_seconds(pid)
+    cpu1, broker1 = cpu_seconds(pid), broker.seconds()
     if failure:
         raise failure[0]
     warm = int(rate * warmup_seconds)
@@ -273,6 +293,7 @@ def _offer(
         sent_rate=(len(sent) - 1) / span if span > 0 else math.nan,
         latencies_ms=latencies,
         cpu_per_1000=(cpu1 - cpu0) / max(1, arrived.count) * 1000,
+        broker_cpu_per_1000=(broker1 - broker0) / max(1, arrived.count) * 1000,
         lost=len(records) - arrived.count,
     )
     if kind == "worker":

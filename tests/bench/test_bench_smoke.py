@@ -19,7 +19,7 @@ def test_smoke_run_produces_every_figure(broker, tmp_path):
     out = tmp_path / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCHBUS_")}
     result = subprocess.run(
-        [sys.executable, "-m", "dispatchbus.bench", "--smoke", "--bootstrap", broker.bootstrap_servers,
+        [sys.executable, "-m", "dispatchbus.bench", "--smoke", "--bootstrap", broker.bootstrap_servers, "--broker-pid", str(broker.pid),
          "--workdir", str(tmp_path / "work"), "--json", str(out)],
         env=env, capture_output=True, text=True, timeout=240,
     )
@@ -38,9 +38,12 @@ def test_smoke_run_produces_every_figure(broker, tmp_path):
         for q in ("p50", "p99", "p999"):
             assert positive(summary["latency_ms"][q]["median"]), (kind, q)
         assert summary["cpu_s_per_1000_saturated"]["median"] >= 0
+        assert summary["broker_cpu_s_per_1000_saturated"]["median"] >= 0, kind
+        assert summary["broker_idle_percent"]["median"] >= 0, kind
         assert set(summary["loads"]) == {"200/s", "1000/s"}
         for load in summary["loads"].values():
             assert positive(load["latency_ms"]["p99"]["median"]), kind
+            assert load["broker_cpu_s_per_1000"]["median"] >= 0, kind
         [run] = summary["runs"]
         assert run["events"] == 300
         assert [load["offered_rate"] for load in run["loads"]] == [200, 1000]
@@ -64,7 +67,7 @@ def test_no_process_outlives_the_run(broker, tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCHBUS_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dispatchbus.bench", "--smoke", "--bootstrap", broker.bootstrap_servers,
+        [sys.executable, "-m", "dispatchbus.bench", "--smoke", "--bootstrap", broker.bootstrap_servers, "--broker-pid", str(broker.pid),
          "--workdir", str(tmp_path / "work")],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
