@@ -11,8 +11,8 @@ partition counts, and a fresh processor child process:
    processor, and each call's latency is the time from handing it to the
    producer to receiving its output (keyed by ``call_id``).
 
-CPU seconds are read from /proc/<pid>/stat of the processor process over
-each phase.
+CPU seconds are read from /proc/<pid>/stat of the processor process, and of
+the broker when its pid is known, over each phase.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class PipelineRun:
     started_s: float
     broker_cpu_per_1000_saturated: float = math.nan
     broker_idle_percent: float = math.nan
-    """The broker's CPU, in % of one core, while this processor sits idle (its fetch loop's cost)."""
+    """The broker's CPU, in % of one core, while this processor and the collector sit idle (their fetch loops)."""
     loads: dict[float, LoadRun] = field(default_factory=dict)
     escalations: int = 0
 
