@@ -30,6 +30,12 @@ from . import metrics
 log = logging.getLogger(__name__)
 
 FLUSH_TIMEOUT_S = 60.0
+"""How long a pre-commit flush waits for delivery reports while the worker runs."""
+
+SHUTDOWN_TIMEOUT_S = 5.0
+"""How long the flushes of a stopping worker wait: a worker whose broker is gone must still stop
+well within an orchestrator's grace period. Records left undelivered lose nothing, since the
+offsets of their inputs are not committed and the inputs are processed again after a restart."""
 
 POLL_EVERY = 1000
 """Records between two servings of delivery reports (each serving releases the GIL; see ``produce``)."""
@@ -130,7 +136,7 @@ class Outbox:
         with self._lock:
             return bool(self._outstanding) and min(self._outstanding) <= upto
 
-    def close(self, timeout: float = 10.0) -> int:
+    def close(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> int:
         """Flush what is left (blocking) and drop the producer; returns how many records were not delivered."""
         if self._producer is None:
             return 0

@@ -26,6 +26,8 @@ from typing import Any
 import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from .outbox import FLUSH_TIMEOUT_S, SHUTDOWN_TIMEOUT_S
+
 DEFAULT_FETCH_MAX_WAIT_MS = 500
 
 
@@ -60,7 +62,8 @@ class Producer(faust_aiokafka.Producer):
         await super().flush()
         outbox = getattr(self.app, "dispatchbus_outbox", None)
         if outbox is not None:
-            await outbox.flush()
+            # The final commit of a stopping worker flushes too; it must not outwait a dead broker.
+            await outbox.flush(SHUTDOWN_TIMEOUT_S if self.app.should_stop else FLUSH_TIMEOUT_S)
 
     async def on_stop(self) -> None:
         outbox = getattr(self.app, "dispatchbus_outbox", None)

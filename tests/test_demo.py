@@ -33,6 +33,21 @@ def processes_using(run_dir: Path) -> list[int]:
     return found
 
 
+def wait_until_gone(run_dir: Path, timeout: float) -> None:
+    """Wait until no process uses ``run_dir``; on a timeout, name the ones still running."""
+    try:
+        wait_for(lambda: not processes_using(run_dir), timeout=timeout, what="demo children gone")
+    except AssertionError:
+        left = []
+        for pid in processes_using(run_dir):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            left.append(f"{pid}: {cmdline[:200]}")
+        raise AssertionError(f"still running {timeout:g} s after the demo ended: {left}") from None
+
+
 def start_demo(run_dir: Path, *args: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCHBUS_")}
     return subprocess.Popen(
@@ -52,7 +67,7 @@ def test_demo_runs_for_its_duration_and_stops_everything(tmp_path):
     assert demo.returncode == 0, out
     assert "worker ready" in out and "decisions" in out
     assert (run_dir / "worker.log").exists()
-    wait_for(lambda: not processes_using(run_dir), timeout=20, what="demo children gone")
+    wait_until_gone(run_dir, timeout=20)
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find child processes")
@@ -68,4 +83,6 @@ def test_a_killed_demo_leaves_no_broker_or_worker(tmp_path, sig):
         demo.wait(timeout=60)
     finally:
         demo.kill()
-    wait_for(lambda: not processes_using(run_dir), timeout=30, what="demo children gone")
+    # The children stop on the SIGTERM the kernel sends when their parent dies, each gracefully, and
+    # on a loaded machine that can take a while; what matters is that none is left behind.
+    wait_until_gone(run_dir, timeout=90)

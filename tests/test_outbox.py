@@ -76,3 +76,27 @@ def test_send_waits_for_room_in_a_full_queue(bus_settings):
 
     _run(send_all())
     assert outbox._seq == 20 and not outbox._waiting_for(20)
+
+
+def test_a_stopping_worker_gives_up_on_a_dead_broker_quickly(bus_settings, monkeypatch):
+    """The final commit's flush must not hold a stopping worker for the running-time timeout."""
+    from dispatchbus import transport
+    from dispatchbus.broker import free_port
+
+    monkeypatch.setattr(transport, "SHUTDOWN_TIMEOUT_S", 0.5)
+    bus = create_app(bus_settings)
+    dead = Outbox({**bus_settings.kafka.producer_config(), "bootstrap.servers": f"127.0.0.1:{free_port()}"})
+    bus.app.dispatchbus_outbox = dead
+    dead.produce("anywhere", b"k", b"v")
+    bus.app._stopped.set()  # what mode's Service.stop() does before stopping the consumer and producer
+
+    async def timed_flush():
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(DeliveryFailed, match="not delivered within"):
+            await bus.app.producer.flush()
+        return loop.time() - started
+
+    waited = _run(timed_flush())
+    assert waited < transport.FLUSH_TIMEOUT_S / 4, f"waited {waited:.1f} s: the running-time timeout was used"
+    assert dead.close(timeout=0) == 1  # the record is reported as undelivered, and its input stays uncommitted
