@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -25,19 +26,25 @@ def child_env(settings: Settings, extra: Mapping[str, str] | None = None) -> dic
     return env
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to TERM it when the parent dies (even by SIGKILL)."""
+def _die_with_parent(parent: int) -> None:
+    """In the child, before exec: ask Linux to TERM it when the parent dies (even by SIGKILL).
+
+    A parent that died between the fork and this request sends no signal, so
+    the child checks that ``parent`` is still its parent and exits otherwise.
+    """
     try:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass
+        return
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def child_preexec() -> object:
     """``preexec_fn`` for every child we start (None off Linux)."""
-    return _die_with_parent if sys.platform.startswith("linux") else None
+    return functools.partial(_die_with_parent, os.getpid()) if sys.platform.startswith("linux") else None
 
 
 def stop_process_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
