@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka.admin import NewTopic
 from faust.serializers import codecs
 
+from dispatchbus.admin import admin_client
 from dispatchbus.app import create_app
 from dispatchbus.lifecycle.timeline import Timeline
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.settings import Settings
 from dispatchbus.tables import TIMELINE_CODEC, OutboxTable
 from tests.support.samples import call
+from tests.support.waiting import wait_for
 
 
 def _routed_timeline() -> Timeline:
@@ -48,3 +54,37 @@ def test_worker_calls_table_uses_the_codec_and_the_outbox(tmp_path):
     table = create_app(settings).calls_table
     assert isinstance(table, OutboxTable)
     assert table.changelog_topic.value_serializer == TIMELINE_CODEC
+
+
+@pytest.mark.broker
+def test_a_changelog_write_and_a_deletion_reach_the_changelog_through_the_outbox(bus_settings):
+    bus = create_app(bus_settings)
+    table = bus.calls_table
+    topic = table.changelog_topic.get_topic_name()
+    admin = admin_client(bus_settings)  # kept until its futures are done
+    for future in admin.create_topics([NewTopic(topic, 6, 1)]).values():
+        future.result(timeout=30)
+    timeline = _routed_timeline()
+
+    table.send_changelog(2, timeline.call_id, timeline)
+    table.send_changelog(2, timeline.call_id, None)  # what deleting the key writes
+    asyncio.new_event_loop().run_until_complete(bus.app.producer.flush())
+
+    consumer = Consumer({"bootstrap.servers": bus_settings.kafka.bootstrap_servers, "group.id": topic,
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, 2, OFFSET_BEGINNING)])
+    records = []
+    try:
+        def both_arrived():
+            message = consumer.poll(0.1)
+            if message is not None and message.error() is None:
+                records.append(message)
+            return len(records) >= 2
+
+        wait_for(both_arrived, timeout=30, what="the changelog record and its tombstone")
+    finally:
+        consumer.close()
+    written, deleted = records
+    assert json.loads(written.key()) == timeline.call_id == json.loads(deleted.key())
+    assert codecs.get_codec(TIMELINE_CODEC).loads(written.value()) == timeline
+    assert deleted.value() is None
