@@ -62,6 +62,17 @@ def create_topics(settings: Settings, specs: tuple[TopicSpec, ...] | None = None
     return created
 
 
+def delete_topics_starting_with(settings: Settings, stems: tuple[str, ...], timeout: float = 30.0) -> list[str]:
+    """Delete every topic whose name starts with one of ``stems``; returns the names deleted."""
+    admin = admin_client(settings)
+    names = sorted(t for t in admin.list_topics(timeout=timeout).topics if t.startswith(stems))
+    if not names:
+        return []
+    for future in admin.delete_topics(names, operation_timeout=timeout, request_timeout=timeout).values():
+        future.result()
+    return names
+
+
 def _wait_visible(admin: AdminClient, names: list[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:

@@ -1,7 +1,8 @@
 """One repetition of one live pipeline: saturation throughput, then latency at a fixed offered load.
 
 Each repetition gets fresh topics (its own prefix) with the catalogue's
-partition counts, and a fresh processor child process:
+partition counts, deleted again when it ends, and a fresh processor child
+process:
 
 1. the calls are produced to ``cad.calls`` before the processor starts; the
    processor then drains them as fast as it can, and throughput is the number
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalogue
-from ..admin import create_topics
+from ..admin import create_topics, delete_topics_starting_with
 from ..broker import isolated_settings
 from ..catalogue import Agency, TopicSpec
 from ..contract import events as ev
@@ -240,6 +241,10 @@ def run_pipeline(
         if kind == "worker":
             with Collector(settings, catalogue.ESCALATIONS.full_name(settings.topics)) as esc:
                 result.escalations = esc.collect(1 << 30, timeout=1.0).count
+    # Every repetition leaves the broker as it found it: its topics (the catalogue's, and Faust's
+    # changelogs and internal topics named after the app id) would otherwise stay in memory.
+    name = prefix.rstrip(".")
+    delete_topics_starting_with(settings, (f"{name}.", f"{name}-"))
     return result
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 pytestmark = pytest.mark.broker
 
@@ -15,12 +16,17 @@ def positive(value):
     return isinstance(value, (int, float)) and not math.isnan(value) and value > 0
 
 
+def _topics(broker) -> set[str]:
+    return set(AdminClient({"bootstrap.servers": broker.bootstrap_servers}).list_topics(timeout=10).topics)
+
+
 def test_smoke_run_produces_every_figure(broker, tmp_path):
+    before = _topics(broker)
     out = tmp_path / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCHBUS_")}
     result = subprocess.run(
-        [sys.executable, "-m", "dispatchbus.bench", "--smoke", "--bootstrap", broker.bootstrap_servers, "--broker-pid", str(broker.pid),
-         "--workdir", str(tmp_path / "work"), "--json", str(out)],
+        [sys.executable, "-m", "dispatchbus.bench", "--smoke", "--bootstrap", broker.bootstrap_servers,
+         "--broker-pid", str(broker.pid), "--workdir", str(tmp_path / "work"), "--json", str(out)],
         env=env, capture_output=True, text=True, timeout=240,
     )
     assert result.returncode == 0, result.stderr[-4000:]
@@ -28,6 +34,8 @@ def test_smoke_run_produces_every_figure(broker, tmp_path):
                     "dispatchbus route (offline)", "targets", "machine:", "versions:"):
         assert heading in result.stdout
 
+    leftover = sorted(_topics(broker) - before)
+    assert not leftover, f"the benchmark left its topics on the broker: {leftover[:5]}"
     figures = json.loads(out.read_text())
     assert figures["plan"] == "smoke"
     assert figures["machine"]["cores"] >= 1
