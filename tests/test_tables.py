@@ -14,6 +14,8 @@ from dispatchbus.admin import admin_client
 from dispatchbus.app import create_app
 from dispatchbus.lifecycle.timeline import Timeline
 from dispatchbus.lifecycle.transitions import Context, apply
+from dispatchbus.policy.availability import AvailabilityBook
+from dispatchbus.policy.loader import load_reference_policy
 from dispatchbus.settings import Settings
 from dispatchbus.tables import TIMELINE_CODEC, OutboxTable
 from tests.support.samples import call
@@ -21,18 +23,9 @@ from tests.support.waiting import wait_for
 
 
 def _routed_timeline() -> Timeline:
-    from dispatchbus.policy_reload import PolicyHolder
-
-    settings = Settings()
-    holder = PolicyHolder(settings.worker.policy_file, settings.worker.policy_model)
-    timeline, fx = apply(None, call(3), Context(holder.current, _NoUnits()))
+    timeline, fx = apply(None, call(3), Context(load_reference_policy("911-led"), AvailabilityBook()))
     assert fx.decisions and fx.handoffs
     return timeline
-
-
-class _NoUnits:
-    def status_at(self, unit_id: str, epoch_ms: int) -> None:
-        return None
 
 
 def test_timeline_codec_round_trips_a_routed_call():
@@ -68,7 +61,7 @@ def test_a_changelog_write_and_a_deletion_reach_the_changelog_through_the_outbox
 
     table.send_changelog(2, timeline.call_id, timeline)
     table.send_changelog(2, timeline.call_id, None)  # what deleting the key writes
-    asyncio.new_event_loop().run_until_complete(bus.app.producer.flush())
+    asyncio.run(bus.app.producer.flush())
 
     consumer = Consumer({"bootstrap.servers": bus_settings.kafka.bootstrap_servers, "group.id": topic,
                          "enable.auto.commit": False})

@@ -360,8 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     _terminate_on_sigterm()
     try:
         results = run(plan, bootstrap=args.bootstrap, broker_pid=args.broker_pid, workdir=args.workdir,
-                      command=command,
-                      offline=not args.no_offline)
+                      command=command, offline=not args.no_offline)
     except KeyboardInterrupt:
         print("interrupted; every process the benchmark started has been stopped", file=sys.stderr)
         return 130

@@ -127,8 +127,8 @@ class AvroSerde:
         header = _HEADER.pack(MAGIC, self._ids.id_for(topic, name))
         writer = self._writers[name]
         if writer is None:
-            buf = io.BytesIO(header)
-            buf.seek(len(header))
+            buf = io.BytesIO()
+            buf.write(header)
             fastavro.schemaless_writer(buf, self._readers[name], event.model_dump())
             return buf.getvalue()
         out = bytearray(header)

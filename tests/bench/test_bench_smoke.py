@@ -16,6 +16,12 @@ def positive(value):
     return isinstance(value, (int, float)) and not math.isnan(value) and value > 0
 
 
+def smoke_command(broker, tmp_path, *extra: str) -> list[str]:
+    """A smoke-size benchmark on the session broker, measuring its CPU too."""
+    return [sys.executable, "-m", "dispatchbus.bench", "--smoke", "--bootstrap", broker.bootstrap_servers,
+            "--broker-pid", str(broker.pid), "--workdir", str(tmp_path / "work"), *extra]
+
+
 def _topics(broker) -> set[str]:
     return set(AdminClient({"bootstrap.servers": broker.bootstrap_servers}).list_topics(timeout=10).topics)
 
@@ -25,8 +31,7 @@ def test_smoke_run_produces_every_figure(broker, tmp_path):
     out = tmp_path / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCHBUS_")}
     result = subprocess.run(
-        [sys.executable, "-m", "dispatchbus.bench", "--smoke", "--bootstrap", broker.bootstrap_servers,
-         "--broker-pid", str(broker.pid), "--workdir", str(tmp_path / "work"), "--json", str(out)],
+        smoke_command(broker, tmp_path, "--json", str(out)),
         env=env, capture_output=True, text=True, timeout=240,
     )
     assert result.returncode == 0, result.stderr[-4000:]
@@ -75,8 +80,7 @@ def test_no_process_outlives_the_run(broker, tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCHBUS_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dispatchbus.bench", "--smoke", "--bootstrap", broker.bootstrap_servers, "--broker-pid", str(broker.pid),
-         "--workdir", str(tmp_path / "work")],
+        smoke_command(broker, tmp_path),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

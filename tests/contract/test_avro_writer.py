@@ -129,3 +129,10 @@ def test_constructs_outside_the_contract_are_refused_and_left_to_fastavro(field_
     with pytest.raises(UnsupportedSchema):
         compile_writer(schema)
     assert _compiled(json.dumps(schema)) is None
+
+
+def test_the_serde_falls_back_to_fastavro_for_a_record_without_a_compiled_writer():
+    compiled, fallback = AvroSerde(ContractIds()), AvroSerde(ContractIds())
+    fallback._writers = dict.fromkeys(fallback._writers)  # as if no schema had compiled
+    for event in one_of_each():
+        assert fallback.encode(event, "t") == compiled.encode(event, "t"), type(event).__name__
