@@ -18,7 +18,7 @@ from ..lifecycle.transitions import HANDLED_TYPES, Context, Effects, apply
 from ..policy.availability import UnitHistory, to_epoch_ms
 from ..policy.reasons import primary_reason_code
 from ..policy_reload import PolicyHolder
-from ..tables import TIMELINE_CODEC, outbox_table
+from ..tables import Timelines, outbox_table
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,10 @@ def register(bus: Any, **_: Any) -> None:
     holder = PolicyHolder(settings.worker.policy_file, settings.worker.policy_model)
     bus.policy = holder
     calls = outbox_table(
-        app, "calls", default=None, partitions=catalogue.CALL_PARTITIONS, value_serializer=TIMELINE_CODEC,
-        help="Call timelines by call_id.",
+        app, "calls", default=None, partitions=catalogue.CALL_PARTITIONS, value_serializer="raw",
+        help="Call timelines (their JSON) by call_id.",
     )
+    timelines = Timelines(calls)
     units = app.GlobalTable(
         "units", default=None, partitions=catalogue.UNIT_STATUS.partitions,
         help="Unit status histories by unit_id.",
@@ -111,43 +112,43 @@ def register(bus: Any, **_: Any) -> None:
     @calls.on_recover
     async def index_recovered_calls() -> None:
         # Recovery (start-up, rebalance) changes the table behind the agent's back.
-        pending.rebuild(list(calls.values()))
+        pending.rebuild(timelines)
 
     clock = BusClock(settings.worker.clock)
     by_topic = {spec.full_name(settings.topics): spec for spec in INPUTS}
     source = app.topic(*by_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
+    async def handle(message: Any) -> None:
+        event = await bus.decode_or_dead_letter(message, by_topic[message.topic], "call_lifecycle")
+        if not isinstance(event, HANDLED_TYPES):  # dead-lettered (None), or a type this agent ignores
+            return
+        policy = holder.current
+        new, fx = apply(timelines.get(event.call_id), event, Context(policy, unit_lookup))
+        if fx.duplicate and not fx.resend:
+            return
+        if not fx.duplicate:  # a resend (redelivered last event) only sends again
+            clock.observe(event.event_time)
+            timelines.put(new, message.partition)  # inputs are co-partitioned with the table
+            pending.update(new)
+            if isinstance(event, ev.CallReceived) and fx.decisions and clock.mode == "wall":
+                # The only hop measured on the wall clock: how long the bus took to decide.
+                waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
+                d = fx.decisions[0]
+                metrics.HOP_LATENCY.labels(policy.model, d.target, d.team or "", "received_to_decided").observe(
+                    max(0.0, waited)
+                )
+            record_effects(fx, policy.model)
+        for decision in fx.decisions:
+            await bus.send(catalogue.DECISIONS, decision.call_id, decision)
+        for request in fx.handoffs:
+            await bus.send(HANDOFF_TOPICS[request.agency], request.call_id, request)
+        if fx.ended:
+            await bus.on_call_ended(new, event)
+
     @app.agent(source, name="call_lifecycle")
     async def call_lifecycle(stream: Any) -> None:
         async for item in stream.events():
-            message = item.message
-            event = await bus.decode_or_dead_letter(message, by_topic[message.topic], "call_lifecycle")
-            if not isinstance(event, HANDLED_TYPES):  # dead-lettered (None), or a type this agent ignores
-                continue
-            timeline = calls.get(event.call_id)
-            policy = holder.current
-            new, fx = apply(timeline, event, Context(policy, unit_lookup))
-            if fx.duplicate and not fx.resend:
-                continue
-            if not fx.duplicate:  # a resend (redelivered last event) only sends again
-                clock.observe(event.event_time)
-                # apply() never changes the timeline it is given, so the stored object is never mutated.
-                calls[event.call_id] = new
-                pending.update(new)
-                if isinstance(event, ev.CallReceived) and fx.decisions and clock.mode == "wall":
-                    # The only hop measured on the wall clock: how long the bus took to decide.
-                    waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
-                    d = fx.decisions[0]
-                    metrics.HOP_LATENCY.labels(policy.model, d.target, d.team or "", "received_to_decided").observe(
-                        max(0.0, waited)
-                    )
-                record_effects(fx, policy.model)
-            for decision in fx.decisions:
-                await bus.send(catalogue.DECISIONS, decision.call_id, decision)
-            for request in fx.handoffs:
-                await bus.send(HANDOFF_TOPICS[request.agency], request.call_id, request)
-            if fx.ended:
-                await bus.on_call_ended(new, event)
+            await handle(item.message)
 
     @app.agent(bus.topic(catalogue.UNIT_STATUS), name="unit_status")
     async def unit_status(stream: Any) -> None:
@@ -174,7 +175,7 @@ def register(bus: Any, **_: Any) -> None:
     @app.page("/calls/{call_id}")
     @app.table_route(table=calls, match_info="call_id")
     async def call_view(web: Any, request: Any, call_id: str) -> Any:
-        timeline = calls.get(call_id)
+        timeline = timelines.get(call_id)
         if timeline is None:
             return web.json({"error": f"unknown call {call_id}"}, status=404)
         return web.json(timeline.view(clock.now()))
@@ -183,11 +184,9 @@ def register(bus: Any, **_: Any) -> None:
     async def calls_view(web: Any, request: Any) -> Any:
         status = request.query.get("status")
         now = clock.now()
-        timelines = [t for t in list(calls.values()) if t is not None]
-        if status:
-            timelines = [t for t in timelines if t.status == status]
+        shown = [t for t in timelines if not status or t.status == status]
         if status == "waiting":
-            timelines.sort(key=lambda t: t.pending.requested_at if t.pending else now)
+            shown.sort(key=lambda t: t.pending.requested_at if t.pending else now)
         else:
-            timelines.sort(key=lambda t: t.call.received_at if t.call else now)
-        return web.json({"calls": [t.view(now) for t in timelines]})
+            shown.sort(key=lambda t: t.call.received_at if t.call else now)
+        return web.json({"calls": [t.view(now) for t in shown]})

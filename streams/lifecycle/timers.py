@@ -14,20 +14,24 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..contract.events import HandoffTimedOut
-from .timeline import Timeline
+from .timeline import PendingHandoff, Timeline
 
 _TIMEOUT_NAMESPACE = uuid.UUID("a3e4b1f2-6c1d-4f7e-8b0a-5d2c9e1f3b47")
 
 
 def timed_out_event(tl: Timeline) -> HandoffTimedOut:
     """The ``HandoffTimedOut`` for a timeline's pending handoff (same id however often it is built)."""
-    pending = tl.pending
-    assert pending is not None and pending.deadline_at is not None
+    assert tl.pending is not None
+    return _timed_out(tl.call_id, tl.pending)
+
+
+def _timed_out(call_id: str, pending: PendingHandoff) -> HandoffTimedOut:
+    assert pending.deadline_at is not None
     return HandoffTimedOut(
         event_id=uuid.uuid5(_TIMEOUT_NAMESPACE, str(pending.handoff_id)),
-        correlation_id=tl.call_id,
+        correlation_id=call_id,
         causation_id=pending.handoff_id,
-        call_id=tl.call_id,
+        call_id=call_id,
         handoff_id=pending.handoff_id,
         agency=pending.agency,  # type: ignore[arg-type]
         timed_out_at=pending.deadline_at,
@@ -66,7 +70,9 @@ class PendingIndex:
 
     def __init__(self, agencies: Iterable[str]) -> None:
         self._agencies = tuple(dict.fromkeys(agencies))
-        self._pending: dict[str, Timeline] = {}  # call_id -> timeline with a pending handoff
+        # call_id -> its pending handoff; not the timeline, so that the index keeps no call's
+        # history alive (the calls table holds timelines as bytes, see dispatchbus.tables).
+        self._pending: dict[str, PendingHandoff] = {}
         self._counts: dict[str, int] = {}
         self._by_deadline: list[tuple[datetime, uuid.UUID, str]] = []
         self._by_request: dict[str, list[tuple[datetime, uuid.UUID, str]]] = {}
@@ -78,18 +84,15 @@ class PendingIndex:
         """Note ``timeline`` as now stored for its call."""
         call_id = timeline.call_id
         new = timeline.pending
-        old_tl = self._pending.get(call_id)
-        if old_tl is not None:
-            old = old_tl.pending
-            assert old is not None
+        old = self._pending.get(call_id)
+        if old is not None:
             if new is not None and new.handoff_id == old.handoff_id:  # same handoff, same deadline
-                self._pending[call_id] = timeline
                 return
             del self._pending[call_id]
             self._counts[old.agency] -= 1
         if new is None:
             return
-        self._pending[call_id] = timeline
+        self._pending[call_id] = new
         self._counts[new.agency] = self._counts.get(new.agency, 0) + 1
         heap = self._by_request.setdefault(new.agency, [])
         heapq.heappush(heap, (new.requested_at, new.handoff_id, call_id))
@@ -107,11 +110,11 @@ class PendingIndex:
             if timeline is not None:
                 self.update(timeline)
 
-    def _live(self, handoff_id: uuid.UUID, call_id: str) -> Timeline | None:
-        timeline = self._pending.get(call_id)
-        if timeline is None or timeline.pending is None or timeline.pending.handoff_id != handoff_id:
+    def _live(self, handoff_id: uuid.UUID, call_id: str) -> PendingHandoff | None:
+        pending = self._pending.get(call_id)
+        if pending is None or pending.handoff_id != handoff_id:
             return None
-        return timeline
+        return pending
 
     def _maybe_compact(self, heap: list[tuple[datetime, uuid.UUID, str]], agency: str) -> None:
         # A call waiting for hours keeps stale entries below it from reaching the top; rebuild
@@ -144,7 +147,7 @@ class PendingIndex:
         heap = self._by_deadline
         while heap and heap[0][0] <= now:
             _, handoff_id, call_id = heapq.heappop(heap)
-            timeline = self._live(handoff_id, call_id)
-            if timeline is not None:
-                due.append(timed_out_event(timeline))
+            pending = self._live(handoff_id, call_id)
+            if pending is not None:
+                due.append(_timed_out(call_id, pending))
         return due

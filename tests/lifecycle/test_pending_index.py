@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -45,3 +46,13 @@ def test_a_replaced_handoff_is_reported_by_its_new_deadline_only():
     assert timeout.handoff_id == second.pending.handoff_id and timeout.agency == "police"
     assert index.take_overdue(T0 + timedelta(seconds=400)) == []  # once
     assert index.waiting(T0)["police"].count == 1  # still pending until the timeout comes back
+
+
+def test_the_index_keeps_the_pending_handoff_not_the_timeline():
+    index = PendingIndex([])
+    tl = waiting("C1", T0)
+    before = sys.getrefcount(tl)
+    index.update(tl)
+    assert sys.getrefcount(tl) == before, "the index must not keep a call's whole timeline alive"
+    [timeout] = index.take_overdue(T0 + timedelta(seconds=120))
+    assert (timeout.call_id, timeout.handoff_id) == ("C1", tl.pending.handoff_id)
