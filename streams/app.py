@@ -73,6 +73,23 @@ class Bus:
             await self.reject(message, spec, consumer, err)
             return None
 
+    async def handle_or_dead_letter(
+        self, message: Any, spec: TopicSpec, consumer: str, handle: Callable[[Any], Awaitable[None]]
+    ) -> None:
+        """Run ``handle(message)``; if it raises, send the record to the dead-letter topic and go on.
+
+        A record that no transition expected (or a bug) then waits, with its
+        bytes, for a fix and a replay, while the records after it keep flowing.
+        """
+        try:
+            await handle(message)
+        except Exception as exc:
+            # Only the type: an exception's message may quote the record's fields.
+            log.error("%s failed on %s[%s]@%s: %s", consumer, message.topic, message.partition, message.offset,
+                      type(exc).__name__)
+            log.debug("%s failure", consumer, exc_info=True)
+            await self.reject(message, spec, consumer, DecodeError("processing_failed", type(exc).__name__))
+
     async def send(self, spec: TopicSpec, key: str, event: Event) -> None:
         """Encode ``event`` and queue it for a catalogue topic (delivered before the next offset commit)."""
         name = spec.full_name(self.settings.topics)

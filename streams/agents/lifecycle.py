@@ -36,6 +36,13 @@ HANDOFF_TOPICS = {
 
 UNIT_HISTORY_DAYS = 7
 
+BATCH_MAX = 200
+BATCH_WITHIN_S = 0.005
+"""The lifecycle agent handles events in batches of up to ``BATCH_MAX``, or what
+arrived within ``BATCH_WITHIN_S``: one step after another over many events runs
+faster than Faust's whole path per event (+10-15 % calls/s, docs/benchmark.md),
+for at most that wait in latency."""
+
 
 class TableUnits:
     """Unit-status lookups over the global ``units`` table (unit_id -> [[epoch_ms, status], ...])."""
@@ -147,8 +154,12 @@ def register(bus: Any, **_: Any) -> None:
 
     @app.agent(source, name="call_lifecycle")
     async def call_lifecycle(stream: Any) -> None:
-        async for item in stream.events():
-            await handle(item.message)
+        # Faust acknowledges a batch's events only after the whole batch is handled,
+        # so a crash mid-batch redelivers them (and redelivered events are dropped).
+        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            for item in batch:
+                message = item.message
+                await bus.handle_or_dead_letter(message, by_topic[message.topic], "call_lifecycle", handle)
 
     @app.agent(bus.topic(catalogue.UNIT_STATUS), name="unit_status")
     async def unit_status(stream: Any) -> None:
