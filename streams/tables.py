@@ -1,55 +1,37 @@
-"""Table plumbing for the worker: the calls table's timelines as bytes, and changelogs through the outbox.
+"""Table plumbing for the worker: a timeline codec and changelogs written through the outbox.
 
-The calls table holds each call's timeline as its JSON bytes (pydantic's
-serializer: the same JSON that earlier versions wrote, so old changelogs
-recover), not as :class:`Timeline` objects. Tens of thousands of live
-timelines, dozens of objects each, made every garbage collection walk them
-(about a tenth of the worker's time per call, see docs/benchmark.md); bytes
-are one object the collector never visits. An event decodes its call's
-timeline, which is what a RocksDB store costs anyway. Changelog records go
-through the app's outbox, flushed before every offset commit like Faust's own
+The calls table holds :class:`Timeline` objects. Their changelog records are
+the timeline's JSON (pydantic's serializer, the same JSON that earlier
+versions wrote from plain dicts, so old changelogs recover). They go through
+the app's outbox, flushed before every offset commit like Faust's own
 producer, so a changelog record costs a librdkafka ``produce``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import faust
+from faust.serializers import codecs
 from faust.stores.memory import Store as MemoryStore
 
 from .lifecycle.timeline import Timeline
 
-
-def timeline_bytes(timeline: Timeline) -> bytes:
-    """A timeline as the calls table and its changelog hold it."""
-    return Timeline.__pydantic_serializer__.to_json(timeline)
+TIMELINE_CODEC = "dispatchbus-timeline"
 
 
-def timeline_from_bytes(data: bytes) -> Timeline:
-    """The timeline that :func:`timeline_bytes` wrote (or an earlier version's plain JSON)."""
-    return Timeline.model_validate_json(data)
+class TimelineCodec(codecs.Codec):
+    """:class:`Timeline` <-> its JSON bytes."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        return Timeline.__pydantic_serializer__.to_json(obj)
+
+    def _loads(self, s: bytes) -> Any:
+        return Timeline.model_validate_json(s)
 
 
-class Timelines:
-    """Call timelines by ``call_id`` over a Faust table of their bytes."""
-
-    def __init__(self, table: OutboxTable) -> None:
-        self.table = table
-
-    def get(self, call_id: str) -> Timeline | None:
-        data = self.table.get(call_id)
-        return None if data is None else timeline_from_bytes(data)
-
-    def put(self, timeline: Timeline, partition: int) -> None:
-        """Store ``timeline`` under its call; its changelog record goes to ``partition`` (the event's)."""
-        self.table.put(timeline.call_id, timeline_bytes(timeline), partition)
-
-    def __iter__(self) -> Iterator[Timeline]:
-        """Every timeline this worker holds (a copy of the table's values: safe while it changes)."""
-        return (timeline_from_bytes(data) for data in list(self.table.values()) if data is not None)
+codecs.register(TIMELINE_CODEC, TimelineCodec())
 
 
 class OutboxTable(faust.Table):

@@ -1,4 +1,4 @@
-"""The calls table's timeline bytes and changelog path."""
+"""The calls table's codec and changelog path."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
+from faust.serializers import codecs
 
 from dispatchbus.admin import admin_client
 from dispatchbus.app import create_app
@@ -16,7 +17,7 @@ from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
 from dispatchbus.policy.loader import load_reference_policy
 from dispatchbus.settings import Settings
-from dispatchbus.tables import OutboxTable, Timelines, timeline_bytes, timeline_from_bytes
+from dispatchbus.tables import TIMELINE_CODEC, OutboxTable
 from tests.support.samples import call
 from tests.support.waiting import wait_for
 
@@ -27,28 +28,29 @@ def _routed_timeline() -> Timeline:
     return timeline
 
 
-def test_timeline_bytes_round_trip_a_routed_call():
+def test_timeline_codec_round_trips_a_routed_call():
     timeline = _routed_timeline()
-    assert timeline_from_bytes(timeline_bytes(timeline)) == timeline
+    codec = codecs.get_codec(TIMELINE_CODEC)
+    data = codec.dumps(timeline)
+    assert codec.loads(data) == timeline
 
 
-def test_timeline_bytes_are_the_plain_json_changelogs_of_earlier_versions():
+def test_timeline_codec_reads_the_plain_json_changelogs_of_earlier_versions():
     timeline = _routed_timeline()
     earlier = json.dumps(timeline.model_dump(mode="json")).encode()  # Faust's json codec over a dict
-    assert timeline_from_bytes(earlier) == timeline
-    assert json.loads(timeline_bytes(timeline)) == json.loads(earlier)
+    assert codecs.get_codec(TIMELINE_CODEC).loads(earlier) == timeline
 
 
-def test_worker_calls_table_holds_raw_bytes_and_uses_the_outbox(tmp_path):
+def test_worker_calls_table_uses_the_codec_and_the_outbox(tmp_path):
     settings = Settings()
     settings.worker.data_dir = tmp_path
     table = create_app(settings).calls_table
     assert isinstance(table, OutboxTable)
-    assert table.changelog_topic.value_serializer == "raw"
+    assert table.changelog_topic.value_serializer == TIMELINE_CODEC
 
 
 @pytest.mark.broker
-def test_a_stored_timeline_and_a_deletion_reach_the_changelog_partition_through_the_outbox(bus_settings):
+def test_a_put_and_a_deletion_reach_the_given_changelog_partition_through_the_outbox(bus_settings):
     bus = create_app(bus_settings)
     table = bus.calls_table
     topic = table.changelog_topic.get_topic_name()
@@ -57,11 +59,8 @@ def test_a_stored_timeline_and_a_deletion_reach_the_changelog_partition_through_
         future.result(timeout=30)
     timeline = _routed_timeline()
 
-    timelines = Timelines(table)
-    timelines.put(timeline, partition=2)  # outside stream iteration: Faust alone could not pick it
-    assert table.data[timeline.call_id] == timeline_bytes(timeline)
-    assert timelines.get(timeline.call_id) == timeline and timelines.get("no such call") is None
-    assert list(timelines) == [timeline]
+    table.put(timeline.call_id, timeline, partition=2)  # outside stream iteration: Faust alone has no partition
+    assert table.data[timeline.call_id] is timeline
     table.send_changelog(2, timeline.call_id, None)  # what deleting the key writes
     asyncio.run(bus.app.producer.flush())
 
@@ -81,5 +80,5 @@ def test_a_stored_timeline_and_a_deletion_reach_the_changelog_partition_through_
         consumer.close()
     written, deleted = records
     assert json.loads(written.key()) == timeline.call_id == json.loads(deleted.key())
-    assert timeline_from_bytes(written.value()) == timeline
+    assert codecs.get_codec(TIMELINE_CODEC).loads(written.value()) == timeline
     assert deleted.value() is None

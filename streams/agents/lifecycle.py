@@ -18,7 +18,7 @@ from ..lifecycle.transitions import HANDLED_TYPES, Context, Effects, apply
 from ..policy.availability import UnitHistory, to_epoch_ms
 from ..policy.reasons import primary_reason_code
 from ..policy_reload import PolicyHolder
-from ..tables import Timelines, outbox_table
+from ..tables import TIMELINE_CODEC, outbox_table
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +104,9 @@ def register(bus: Any, **_: Any) -> None:
     holder = PolicyHolder(settings.worker.policy_file, settings.worker.policy_model)
     bus.policy = holder
     calls = outbox_table(
-        app, "calls", default=None, partitions=catalogue.CALL_PARTITIONS, value_serializer="raw",
-        help="Call timelines (their JSON) by call_id.",
+        app, "calls", default=None, partitions=catalogue.CALL_PARTITIONS, value_serializer=TIMELINE_CODEC,
+        help="Call timelines by call_id.",
     )
-    timelines = Timelines(calls)
     units = app.GlobalTable(
         "units", default=None, partitions=catalogue.UNIT_STATUS.partitions,
         help="Unit status histories by unit_id.",
@@ -119,7 +118,7 @@ def register(bus: Any, **_: Any) -> None:
     @calls.on_recover
     async def index_recovered_calls() -> None:
         # Recovery (start-up, rebalance) changes the table behind the agent's back.
-        pending.rebuild(timelines)
+        pending.rebuild(list(calls.values()))
 
     clock = BusClock(settings.worker.clock)
     by_topic = {spec.full_name(settings.topics): spec for spec in INPUTS}
@@ -130,12 +129,13 @@ def register(bus: Any, **_: Any) -> None:
         if not isinstance(event, HANDLED_TYPES):  # dead-lettered (None), or a type this agent ignores
             return
         policy = holder.current
-        new, fx = apply(timelines.get(event.call_id), event, Context(policy, unit_lookup))
+        new, fx = apply(calls.get(event.call_id), event, Context(policy, unit_lookup))
         if fx.duplicate and not fx.resend:
             return
         if not fx.duplicate:  # a resend (redelivered last event) only sends again
             clock.observe(event.event_time)
-            timelines.put(new, message.partition)  # inputs are co-partitioned with the table
+            # apply() never changes the timeline it is given, so the stored object is never mutated.
+            calls.put(event.call_id, new, message.partition)  # inputs are co-partitioned with the table
             pending.update(new)
             if isinstance(event, ev.CallReceived) and fx.decisions and clock.mode == "wall":
                 # The only hop measured on the wall clock: how long the bus took to decide.
@@ -186,7 +186,7 @@ def register(bus: Any, **_: Any) -> None:
     @app.page("/calls/{call_id}")
     @app.table_route(table=calls, match_info="call_id")
     async def call_view(web: Any, request: Any, call_id: str) -> Any:
-        timeline = timelines.get(call_id)
+        timeline = calls.get(call_id)
         if timeline is None:
             return web.json({"error": f"unknown call {call_id}"}, status=404)
         return web.json(timeline.view(clock.now()))
@@ -195,7 +195,7 @@ def register(bus: Any, **_: Any) -> None:
     async def calls_view(web: Any, request: Any) -> Any:
         status = request.query.get("status")
         now = clock.now()
-        shown = [t for t in timelines if not status or t.status == status]
+        shown = [t for t in list(calls.values()) if t is not None and (not status or t.status == status)]
         if status == "waiting":
             shown.sort(key=lambda t: t.pending.requested_at if t.pending else now)
         else:

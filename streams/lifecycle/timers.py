@@ -70,9 +70,7 @@ class PendingIndex:
 
     def __init__(self, agencies: Iterable[str]) -> None:
         self._agencies = tuple(dict.fromkeys(agencies))
-        # call_id -> its pending handoff; not the timeline, so that the index keeps no call's
-        # history alive (the calls table holds timelines as bytes, see dispatchbus.tables).
-        self._pending: dict[str, PendingHandoff] = {}
+        self._pending: dict[str, PendingHandoff] = {}  # call_id -> its pending handoff
         self._counts: dict[str, int] = {}
         self._by_deadline: list[tuple[datetime, uuid.UUID, str]] = []
         self._by_request: dict[str, list[tuple[datetime, uuid.UUID, str]]] = {}

@@ -1,14 +1,15 @@
 """The worker's hot-path shortcuts change nothing.
 
-The calls table holds each timeline's JSON, which is also its changelog
-record; every event decodes its call's timeline from those bytes. That is
-only sound if a decoded timeline behaves exactly like the one that was
-stored, and apply() never changes the timeline it is given.
+The calls table holds Timeline objects and writes their JSON to its
+changelog; recovery reads that JSON back. That is only sound if apply()
+never changes the timeline it is given (the stored object), and if a timeline
+recovered from its changelog bytes behaves exactly like the one in memory.
 The deadline timer's index must agree with a scan of every timeline.
 """
 
 from datetime import timedelta
 
+from faust.serializers import codecs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ from dispatchbus.lifecycle.timers import overdue
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
 from dispatchbus.policy.loader import load_reference_policy
-from dispatchbus.tables import timeline_bytes, timeline_from_bytes
+from dispatchbus.tables import TIMELINE_CODEC
 
 from ..lifecycle.scenario import CALL_TYPES, KINDS, MODELS, Script, next_event
 
@@ -25,13 +26,14 @@ from ..lifecycle.scenario import CALL_TYPES, KINDS, MODELS, Script, next_event
 @given(model=st.sampled_from(MODELS), call_type=st.sampled_from(CALL_TYPES),
        steps=st.lists(st.sampled_from(KINDS), max_size=12), hour=st.integers(min_value=0, max_value=23))
 def test_a_stored_timeline_behaves_like_one_recovered_from_the_changelog(model, call_type, steps, hour):
+    codec = codecs.get_codec(TIMELINE_CODEC)
     s = Script(start=Script().start.replace(hour=hour))
     ctx = Context(load_reference_policy(model), AvailabilityBook())
     kept, _ = apply(None, s.call(call_type), ctx)
     last = None
     for i, kind in enumerate(steps):
-        changelog = timeline_bytes(kept)
-        recovered = timeline_from_bytes(changelog)
+        changelog = codec.dumps(kept)
+        recovered = codec.loads(changelog)
         assert recovered == kept
         event = next_event(kept, kind, s, 10 * (i + 1), last)
         if event is None:
@@ -39,7 +41,7 @@ def test_a_stored_timeline_behaves_like_one_recovered_from_the_changelog(model, 
         from_memory, fx_memory = apply(kept, event, ctx)
         from_changelog, fx_changelog = apply(recovered, event, ctx)
         assert from_memory == from_changelog and fx_memory == fx_changelog
-        assert timeline_bytes(kept) == changelog, "apply() leaves the timeline it was given alone"
+        assert codec.dumps(kept) == changelog, "apply() leaves the timeline it was given alone"
         kept, last = from_memory, event
 
 
