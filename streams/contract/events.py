@@ -8,7 +8,7 @@ other services and external checks rely on them.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
@@ -25,10 +25,17 @@ from pydantic import (
 NAMESPACE = "org.dispatchbus.events"
 
 
+_NO_OFFSET = timedelta(0)
+
+
 def _to_utc_millis(value: datetime) -> datetime:
     """Normalise to UTC at millisecond precision, the precision Avro carries."""
-    if value.tzinfo is timezone.utc and not value.microsecond % 1000:
+    tz = value.tzinfo
+    if tz is timezone.utc and not value.microsecond % 1000:
         return value  # already normal: most values are copied from other events
+    if tz is not None and tz.utcoffset(value) == _NO_OFFSET:
+        # UTC under another tzinfo object (pydantic's, when it parses "...Z" from JSON).
+        return value.replace(tzinfo=timezone.utc, microsecond=value.microsecond // 1000 * 1000)
     value = value.astimezone(timezone.utc)
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
