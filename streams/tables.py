@@ -48,24 +48,6 @@ class OutboxTable(faust.Table):
             # Faust derives the codec from value_type (Faust records only); set before the
             # changelog topic and the store, which copy it, are created.
             self.value_serializer = value_serializer
-        self._partition: int | None = None
-
-    def put(self, key: Any, value: Any, partition: int) -> None:
-        """``table[key] = value``, with the changelog record in ``partition``.
-
-        Faust takes that partition from the stream's current event, which is not
-        the event being handled when an agent works through a batch of them.
-        """
-        self._partition = partition
-        try:
-            self[key] = value
-        finally:
-            self._partition = None
-
-    def partition_for_key(self, key: Any) -> int | None:
-        if self._partition is not None:
-            return self._partition
-        return super().partition_for_key(key)
 
     def send_changelog(
         self,

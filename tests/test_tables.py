@@ -50,7 +50,7 @@ def test_worker_calls_table_uses_the_codec_and_the_outbox(tmp_path):
 
 
 @pytest.mark.broker
-def test_a_put_and_a_deletion_reach_the_given_changelog_partition_through_the_outbox(bus_settings):
+def test_a_changelog_write_and_a_deletion_reach_the_changelog_through_the_outbox(bus_settings):
     bus = create_app(bus_settings)
     table = bus.calls_table
     topic = table.changelog_topic.get_topic_name()
@@ -59,8 +59,7 @@ def test_a_put_and_a_deletion_reach_the_given_changelog_partition_through_the_ou
         future.result(timeout=30)
     timeline = _routed_timeline()
 
-    table.put(timeline.call_id, timeline, partition=2)  # outside stream iteration: Faust alone has no partition
-    assert table.data[timeline.call_id] is timeline
+    table.send_changelog(2, timeline.call_id, timeline)
     table.send_changelog(2, timeline.call_id, None)  # what deleting the key writes
     asyncio.run(bus.app.producer.flush())
 

@@ -36,13 +36,6 @@ HANDOFF_TOPICS = {
 
 UNIT_HISTORY_DAYS = 7
 
-BATCH_MAX = 200
-BATCH_WITHIN_S = 0.005
-"""The lifecycle agent handles events in batches of up to ``BATCH_MAX``, or what
-arrived within ``BATCH_WITHIN_S``: one step after another over many events runs
-faster than Faust's whole path per event (+10-15 % calls/s, docs/benchmark.md),
-for at most that wait in latency."""
-
 
 class TableUnits:
     """Unit-status lookups over the global ``units`` table (unit_id -> [[epoch_ms, status], ...])."""
@@ -135,7 +128,7 @@ def register(bus: Any, **_: Any) -> None:
         if not fx.duplicate:  # a resend (redelivered last event) only sends again
             clock.observe(event.event_time)
             # apply() never changes the timeline it is given, so the stored object is never mutated.
-            calls.put(event.call_id, new, message.partition)  # inputs are co-partitioned with the table
+            calls[event.call_id] = new
             pending.update(new)
             if isinstance(event, ev.CallReceived) and fx.decisions and clock.mode == "wall":
                 # The only hop measured on the wall clock: how long the bus took to decide.
@@ -154,12 +147,9 @@ def register(bus: Any, **_: Any) -> None:
 
     @app.agent(source, name="call_lifecycle")
     async def call_lifecycle(stream: Any) -> None:
-        # Faust acknowledges a batch's events only after the whole batch is handled,
-        # so a crash mid-batch redelivers them (and redelivered events are dropped).
-        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            for item in batch:
-                message = item.message
-                await bus.handle_or_dead_letter(message, by_topic[message.topic], "call_lifecycle", handle)
+        async for item in stream.events():
+            message = item.message
+            await bus.handle_or_dead_letter(message, by_topic[message.topic], "call_lifecycle", handle)
 
     @app.agent(bus.topic(catalogue.UNIT_STATUS), name="unit_status")
     async def unit_status(stream: Any) -> None:
@@ -195,9 +185,11 @@ def register(bus: Any, **_: Any) -> None:
     async def calls_view(web: Any, request: Any) -> Any:
         status = request.query.get("status")
         now = clock.now()
-        shown = [t for t in list(calls.values()) if t is not None and (not status or t.status == status)]
+        timelines = [t for t in list(calls.values()) if t is not None]
+        if status:
+            timelines = [t for t in timelines if t.status == status]
         if status == "waiting":
-            shown.sort(key=lambda t: t.pending.requested_at if t.pending else now)
+            timelines.sort(key=lambda t: t.pending.requested_at if t.pending else now)
         else:
-            shown.sort(key=lambda t: t.call.received_at if t.call else now)
-        return web.json({"calls": [t.view(now) for t in shown]})
+            timelines.sort(key=lambda t: t.call.received_at if t.call else now)
+        return web.json({"calls": [t.view(now) for t in timelines]})
