@@ -85,38 +85,41 @@ def register(bus: Any, **_: Any) -> None:
         key_serializer="raw", value_serializer="raw", partitions=catalogue.CALL_PARTITIONS, internal=True,
     )
 
+    async def count_feedback(message: Any) -> None:
+        feedback = await bus.decode_or_dead_letter(message, catalogue.FEEDBACK, "feedback_digests")
+        if feedback is None:
+            return
+        assert isinstance(feedback, OutcomeFeedback)
+        applied = book.apply(feedback)
+        psap = label(feedback.psap_id)
+        if applied.status != "counted":
+            metrics.FEEDBACK_DROPPED.labels(psap, applied.status).inc()
+            return
+        metrics.FEEDBACK_OUTCOMES.labels(
+            psap, feedback.first_target or "unknown", feedback.outcome_category
+        ).inc()
+        own = own_topics.get(feedback.psap_id)
+        if own is not None:
+            for window, digest in applied.current.items():
+                if digest.share_resolved_without_police is not None:
+                    metrics.FEEDBACK_RESOLVED_WITHOUT_POLICE.labels(psap, window).set(
+                        digest.share_resolved_without_police
+                    )
+                if digest.police_backup_rate is not None:
+                    metrics.FEEDBACK_POLICE_BACKUP.labels(psap, window).set(digest.police_backup_rate)
+                if digest.median_seconds_to_on_scene is not None:
+                    metrics.FEEDBACK_MEDIAN_TO_ON_SCENE.labels(psap, window).set(
+                        digest.median_seconds_to_on_scene
+                    )
+        for digest in applied.digests:
+            await bus.send(catalogue.FEEDBACK_DIGESTS, digest.psap_id, digest)
+            if own is not None:
+                await bus.send(own[1], digest.psap_id, digest)
+
     @app.agent(bus.topic(catalogue.FEEDBACK), name="feedback_digests")
     async def feedback_digests(stream: Any) -> None:
         async for item in stream.group_by(psap_key, name="psap", topic=by_psap).events():
-            feedback = await bus.decode_or_dead_letter(item.message, catalogue.FEEDBACK, "feedback_digests")
-            if feedback is None:
-                continue
-            assert isinstance(feedback, OutcomeFeedback)
-            applied = book.apply(feedback)
-            psap = label(feedback.psap_id)
-            if applied.status != "counted":
-                metrics.FEEDBACK_DROPPED.labels(psap, applied.status).inc()
-                continue
-            metrics.FEEDBACK_OUTCOMES.labels(
-                psap, feedback.first_target or "unknown", feedback.outcome_category
-            ).inc()
-            own = own_topics.get(feedback.psap_id)
-            if own is not None:
-                for window, digest in applied.current.items():
-                    if digest.share_resolved_without_police is not None:
-                        metrics.FEEDBACK_RESOLVED_WITHOUT_POLICE.labels(psap, window).set(
-                            digest.share_resolved_without_police
-                        )
-                    if digest.police_backup_rate is not None:
-                        metrics.FEEDBACK_POLICE_BACKUP.labels(psap, window).set(digest.police_backup_rate)
-                    if digest.median_seconds_to_on_scene is not None:
-                        metrics.FEEDBACK_MEDIAN_TO_ON_SCENE.labels(psap, window).set(
-                            digest.median_seconds_to_on_scene
-                        )
-            for digest in applied.digests:
-                await bus.send(catalogue.FEEDBACK_DIGESTS, digest.psap_id, digest)
-                if own is not None:
-                    await bus.send(own[1], digest.psap_id, digest)
+            await bus.handle_or_dead_letter(item.message, catalogue.FEEDBACK, "feedback_digests", count_feedback)
 
     @app.page("/feedback/{psap_id}")
     @app.table_route(table=table, match_info="psap_id")

@@ -151,16 +151,19 @@ def register(bus: Any, **_: Any) -> None:
             message = item.message
             await bus.handle_or_dead_letter(message, by_topic[message.topic], "call_lifecycle", handle)
 
+    async def record_unit_status(message: Any) -> None:
+        event = await bus.decode_or_dead_letter(message, catalogue.UNIT_STATUS, "unit_status")
+        if event is None:
+            return
+        history = UnitHistory.from_json(units.get(event.unit_id) or [])
+        if history.record(to_epoch_ms(event.occurred_at), event.status):
+            history.prune(to_epoch_ms(event.occurred_at) - UNIT_HISTORY_DAYS * 86_400_000)
+            units[event.unit_id] = history.to_json()
+
     @app.agent(bus.topic(catalogue.UNIT_STATUS), name="unit_status")
     async def unit_status(stream: Any) -> None:
         async for item in stream.events():
-            event = await bus.decode_or_dead_letter(item.message, catalogue.UNIT_STATUS, "unit_status")
-            if event is None:
-                continue
-            history = UnitHistory.from_json(units.get(event.unit_id) or [])
-            if history.record(to_epoch_ms(event.occurred_at), event.status):
-                history.prune(to_epoch_ms(event.occurred_at) - UNIT_HISTORY_DAYS * 86_400_000)
-                units[event.unit_id] = history.to_json()
+            await bus.handle_or_dead_letter(item.message, catalogue.UNIT_STATUS, "unit_status", record_unit_status)
 
     @app.timer(interval=settings.worker.timer_interval_s, name="handoff_deadlines")
     async def handoff_deadlines() -> None:
