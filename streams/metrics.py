@@ -74,6 +74,11 @@ OLDEST_WAITING = Gauge(
     ["agency"],
     registry=REGISTRY,
 )
+CALLS_EXPIRED = Counter(
+    "dispatchbus_calls_expired_total",
+    "Ended calls deleted from the calls table after their retention (DISPATCHBUS_WORKER__ENDED_RETENTION_S).",
+    registry=REGISTRY,
+)
 RESOLVED_BY_PHONE = Counter(
     "dispatchbus_resolved_by_phone_total",
     "Calls a clinician or the hotline resolved by phone: in-person responses averted.",

@@ -145,7 +145,14 @@ class WorkerSettings(BaseModel):
     policy_model: Literal["911-led", "embedded-professional", "external-hotline"] = Field(
         default="911-led", description="Reference policy to use when no policy file is set."
     )
-    timer_interval_s: float = Field(default=1.0, gt=0, description="How often handoff deadlines are checked.")
+    timer_interval_s: float = Field(
+        default=1.0, gt=0, description="How often handoff deadlines and ended calls' retention are checked."
+    )
+    ended_retention_s: float = Field(
+        default=86_400.0, ge=0,
+        description="How long an ended call stays in the calls table (its views, and dropping redelivered "
+        "copies of its events) before it is deleted; 0 keeps every call for ever.",
+    )
     gc_freeze: bool = Field(
         default=True,
         description="Freeze the heap's survivors after each full garbage collection, so that large "

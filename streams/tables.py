@@ -48,6 +48,24 @@ class OutboxTable(faust.Table):
             # Faust derives the codec from value_type (Faust records only); set before the
             # changelog topic and the store, which copy it, are created.
             self.value_serializer = value_serializer
+        self._partition: int | None = None
+
+    def delete(self, key: Any, partition: int) -> None:
+        """``del table[key]`` outside stream iteration, with the tombstone in ``partition``.
+
+        Faust takes a changelog record's partition from the stream's current
+        event, and a timer has none.
+        """
+        self._partition = partition
+        try:
+            del self[key]
+        finally:
+            self._partition = None
+
+    def partition_for_key(self, key: Any) -> int | None:
+        if self._partition is not None:
+            return self._partition
+        return super().partition_for_key(key)
 
     def send_changelog(
         self,

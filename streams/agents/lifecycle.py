@@ -8,11 +8,12 @@ statuses feed a global table that every worker holds in full.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import catalogue, metrics
 from ..contract import events as ev
+from ..lifecycle.expiry import ExpiryIndex
 from ..lifecycle.timers import PendingIndex
 from ..lifecycle.transitions import HANDLED_TYPES, Context, Effects, apply
 from ..policy.availability import UnitHistory, to_epoch_ms
@@ -107,11 +108,14 @@ def register(bus: Any, **_: Any) -> None:
     bus.calls_table, bus.units_table = calls, units
     unit_lookup = TableUnits(units)
     pending = PendingIndex(HANDOFF_TOPICS)
+    expiry = ExpiryIndex(timedelta(seconds=settings.worker.ended_retention_s), catalogue.CALL_PARTITIONS)
 
     @calls.on_recover
     async def index_recovered_calls() -> None:
         # Recovery (start-up, rebalance) changes the table behind the agent's back.
-        pending.rebuild(list(calls.values()))
+        held = list(calls.values())
+        pending.rebuild(held)
+        expiry.rebuild(held)
 
     clock = BusClock(settings.worker.clock)
     by_topic = {spec.full_name(settings.topics): spec for spec in INPUTS}
@@ -130,6 +134,7 @@ def register(bus: Any, **_: Any) -> None:
             # apply() never changes the timeline it is given, so the stored object is never mutated.
             calls[event.call_id] = new
             pending.update(new)
+            expiry.update(new, message.partition)
             if isinstance(event, ev.CallReceived) and fx.decisions and clock.mode == "wall":
                 # The only hop measured on the wall clock: how long the bus took to decide.
                 waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
@@ -175,6 +180,10 @@ def register(bus: Any, **_: Any) -> None:
         for timeout in pending.take_overdue(now):
             log.info("handoff %s to %s overdue; escalating", timeout.handoff_id, timeout.agency)
             await bus.send(catalogue.ESCALATIONS, timeout.call_id, timeout)
+        for call_id, partition in expiry.take_expired(now):
+            if call_id in calls:  # not already gone with a revoked partition
+                calls.delete(call_id, partition)
+                metrics.CALLS_EXPIRED.inc()
 
     @app.page("/calls/{call_id}")
     @app.table_route(table=calls, match_info="call_id")

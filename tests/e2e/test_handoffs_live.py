@@ -205,3 +205,50 @@ def test_pending_handoffs_survive_a_restart_and_are_escalated_at_once(bus_settin
                     and all(any(h["kind"] == "timed_out" for h in c["hops"]) for c in v["calls"]) and v,
                     what="recovered timelines")
     assert {c["call_id"] for c in view["calls"]} == {c.call_id for c in calls}
+
+
+def test_an_ended_call_leaves_the_calls_table_after_its_retention(bus_settings, start_worker):
+    import urllib.error
+
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from dispatchbus.app import create_app
+    from dispatchbus.lifecycle.expiry import key_partition
+
+    bus_settings.worker.ended_retention_s = 2
+    bus_settings.worker.timer_interval_s = 0.2
+    worker = start_worker()
+    now = datetime.now(timezone.utc)
+    send(bus_settings, catalogue.CAD_CALLS, new_call("E1", received_at=now), new_call("E2", received_at=now))
+    wait_for(lambda: len(worker_json(worker, "/calls")["calls"]) == 2, what="both calls in the table")
+    send(bus_settings, catalogue.CAD_CALLS, ev.CallClosed(event_id=uuid.uuid4(), call_id="E1",
+                                                          closed_at=now, disposition="gone_on_arrival"))
+
+    def gone(call_id):
+        try:
+            worker_json(worker, f"/calls/{call_id}")
+        except urllib.error.HTTPError as err:
+            return err.code == 404
+        return False
+
+    wait_for(lambda: gone("E1"), timeout=30, what="the ended call to expire")
+    assert worker_json(worker, "/calls/E2")["status"] == "waiting"  # not ended: kept
+    assert metric_value(worker.metrics_text(), "dispatchbus_calls_expired_total") == 1
+
+    # the deletion is in the changelog, so a restarted worker does not bring the call back
+    changelog = create_app(bus_settings).calls_table.changelog_topic.get_topic_name()
+    consumer = Consumer({"bootstrap.servers": bus_settings.kafka.bootstrap_servers, "group.id": changelog,
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(changelog, key_partition("E1", catalogue.CALL_PARTITIONS), OFFSET_BEGINNING)])
+    values = []
+    try:
+        def tombstone_read():
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None and json.loads(message.key()) == "E1":
+                values.append(message.value())
+            return bool(values) and values[-1] is None
+
+        wait_for(tombstone_read, timeout=30, interval=0, what="E1's tombstone in its changelog partition")
+    finally:
+        consumer.close()
+    assert len(values) >= 3  # received, closed, deleted
