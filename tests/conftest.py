@@ -32,6 +32,20 @@ def bus_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def bus(bus_settings: Settings) -> Iterator:
+    """The worker's Faust app built in the test process; its outbox's producer is closed at teardown.
+
+    The app holds the outbox in reference cycles, so without the close its producer could outlive the
+    session broker and log reconnection failures at the end of the run.
+    """
+    from dispatchbus.app import create_app
+
+    built = create_app(bus_settings)
+    yield built
+    built.outbox.close(timeout=5)
+
+
+@pytest.fixture
 def start_worker(bus_settings: Settings, tmp_path: Path) -> Iterator:
     """Factory starting `dispatchbus worker` subprocesses; all are stopped at teardown."""
     started: list[WorkerProcess] = []

@@ -8,7 +8,6 @@ from types import SimpleNamespace
 import pytest
 
 from dispatchbus import catalogue
-from dispatchbus.app import create_app
 from dispatchbus.clients import TopicReader
 from dispatchbus.contract import events as ev
 from tests.support.waiting import wait_for
@@ -20,8 +19,7 @@ def _record(offset: int, value: bytes) -> SimpleNamespace:
     return SimpleNamespace(topic="cad.calls", partition=4, offset=offset, key=b"C7", value=value)
 
 
-def test_a_record_whose_handling_raises_is_dead_lettered_and_the_next_one_is_handled(bus_settings):
-    bus = create_app(bus_settings)
+def test_a_record_whose_handling_raises_is_dead_lettered_and_the_next_one_is_handled(bus_settings, bus):
     handled = []
 
     async def handle(message):

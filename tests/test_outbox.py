@@ -18,8 +18,7 @@ def _run(coro):
     return asyncio.new_event_loop().run_until_complete(coro)
 
 
-def test_flushing_fausts_producer_delivers_the_outbox(bus_settings):
-    bus = create_app(bus_settings)
+def test_flushing_fausts_producer_delivers_the_outbox(bus_settings, bus):
     event = call(7)
     topic = catalogue.CAD_CALLS.full_name(bus_settings.topics)
     bus.outbox.produce(topic, event.call_id.encode(), bus.serde.encode(event, topic))

@@ -50,8 +50,7 @@ def test_worker_calls_table_uses_the_codec_and_the_outbox(tmp_path):
 
 
 @pytest.mark.broker
-def test_a_changelog_write_and_a_deletion_reach_the_changelog_through_the_outbox(bus_settings):
-    bus = create_app(bus_settings)
+def test_a_changelog_write_and_a_deletion_reach_the_changelog_through_the_outbox(bus_settings, bus):
     table = bus.calls_table
     topic = table.changelog_topic.get_topic_name()
     admin = admin_client(bus_settings)  # kept until its futures are done
