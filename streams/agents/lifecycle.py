@@ -1,8 +1,9 @@
 """The call-lifecycle agent: routes calls, tracks handoffs, escalates the unanswered ones.
 
 One agent consumes every call-keyed input topic (co-partitioned by call_id),
-so each call's timeline lives in one changelogged table partition. Unit
-statuses feed a global table that every worker holds in full.
+so each call's timeline lives in one changelogged table partition, until the
+timer deletes it a retention period after the call ended. Unit statuses feed
+a global table that every worker holds in full.
 """
 
 from __future__ import annotations
