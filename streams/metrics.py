@@ -74,6 +74,11 @@ OLDEST_WAITING = Gauge(
     ["agency"],
     registry=REGISTRY,
 )
+CALLS_HELD = Gauge(
+    "dispatchbus_calls_held",
+    "Calls in this worker's calls table: open calls, and ended ones within their retention.",
+    registry=REGISTRY,
+)
 CALLS_EXPIRED = Counter(
     "dispatchbus_calls_expired_total",
     "Ended calls deleted from the calls table after their retention (DISPATCHBUS_WORKER__ENDED_RETENTION_S).",

@@ -185,6 +185,7 @@ def register(bus: Any, **_: Any) -> None:
             if call_id in calls:  # not already gone with a revoked partition
                 calls.delete(call_id, partition)
                 metrics.CALLS_EXPIRED.inc()
+        metrics.CALLS_HELD.set(len(calls))
 
     @app.page("/calls/{call_id}")
     @app.table_route(table=calls, match_info="call_id")

@@ -221,6 +221,7 @@ def test_an_ended_call_leaves_the_calls_table_after_its_retention(bus_settings, 
     now = datetime.now(timezone.utc)
     send(bus_settings, catalogue.CAD_CALLS, new_call("E1", received_at=now), new_call("E2", received_at=now))
     wait_for(lambda: len(worker_json(worker, "/calls")["calls"]) == 2, what="both calls in the table")
+    wait_for(lambda: metric_value(worker.metrics_text(), "dispatchbus_calls_held") == 2, what="2 calls held")
     send(bus_settings, catalogue.CAD_CALLS, ev.CallClosed(event_id=uuid.uuid4(), call_id="E1",
                                                           closed_at=now, disposition="gone_on_arrival"))
 
@@ -234,6 +235,7 @@ def test_an_ended_call_leaves_the_calls_table_after_its_retention(bus_settings, 
     wait_for(lambda: gone("E1"), timeout=30, what="the ended call to expire")
     assert worker_json(worker, "/calls/E2")["status"] == "waiting"  # not ended: kept
     assert metric_value(worker.metrics_text(), "dispatchbus_calls_expired_total") == 1
+    wait_for(lambda: metric_value(worker.metrics_text(), "dispatchbus_calls_held") == 1, what="1 call held")
 
     # the deletion is in the changelog, so a restarted worker does not bring the call back
     changelog = create_app(bus_settings).calls_table.changelog_topic.get_topic_name()
