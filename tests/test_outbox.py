@@ -14,17 +14,13 @@ from tests.support.samples import call
 from tests.support.topics import TopicWatcher
 
 
-def _run(coro):
-    return asyncio.new_event_loop().run_until_complete(coro)
-
-
 def test_flushing_fausts_producer_delivers_the_outbox(bus_settings, bus):
     event = call(7)
     topic = catalogue.CAD_CALLS.full_name(bus_settings.topics)
     bus.outbox.produce(topic, event.call_id.encode(), bus.serde.encode(event, topic))
     assert len(bus.outbox.producer) == 1
 
-    _run(bus.app.producer.flush())  # what Faust awaits before committing offsets
+    asyncio.run(bus.app.producer.flush())  # what Faust awaits before committing offsets
 
     assert len(bus.outbox.producer) == 0
     with TopicWatcher(bus_settings, catalogue.CAD_CALLS) as watcher:
@@ -38,8 +34,8 @@ def test_an_undeliverable_record_makes_the_flush_fail(bus_settings):
     outbox = Outbox(config)
     outbox.produce(f"missing-{uuid.uuid4().hex[:8]}", b"k", b"v")
     with pytest.raises(DeliveryFailed):
-        _run(outbox.flush())
-    _run(outbox.flush())  # a failure is reported once; the next flush has nothing left
+        asyncio.run(outbox.flush())
+    asyncio.run(outbox.flush())  # a failure is reported once; the next flush has nothing left
 
 
 def test_a_flush_waits_only_for_records_queued_before_it(bus_settings):
@@ -57,9 +53,9 @@ def test_a_flush_waits_only_for_records_queued_before_it(bus_settings):
         assert not outbox._waiting_for(1)  # the record queued before the flush was acknowledged
         return outbox._seq
 
-    produced = _run(produce_and_flush())
+    produced = asyncio.run(produce_and_flush())
     assert produced > 1
-    _run(outbox.flush())
+    asyncio.run(outbox.flush())
     assert outbox.close() == 0
 
 
@@ -73,7 +69,7 @@ def test_send_waits_for_room_in_a_full_queue(bus_settings):
             await outbox.send(topic, b"k", b"record %d" % i)
         await outbox.flush()
 
-    _run(send_all())
+    asyncio.run(send_all())
     assert outbox._seq == 20 and not outbox._waiting_for(20)
 
 
@@ -96,6 +92,6 @@ def test_a_stopping_worker_gives_up_on_a_dead_broker_quickly(bus_settings, monke
             await bus.app.producer.flush()
         return loop.time() - started
 
-    waited = _run(timed_flush())
+    waited = asyncio.run(timed_flush())
     assert waited < transport.FLUSH_TIMEOUT_S / 4, f"waited {waited:.1f} s: the running-time timeout was used"
     assert dead.close(timeout=0) == 1  # the record is reported as undelivered, and its input stays uncommitted

@@ -22,7 +22,7 @@ def test_worker_consumer_uses_the_configured_fetch_wait(tmp_path):
         thread = bus.app.consumer._thread
         return thread._create_worker_consumer(bus.app.transport)
 
-    consumer = asyncio.new_event_loop().run_until_complete(build())
+    consumer = asyncio.run(build())
     assert consumer._fetch_max_wait_ms == 10
 
 
