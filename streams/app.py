@@ -65,24 +65,20 @@ class Bus:
         metrics.EVENTS_CONSUMED.labels(spec.name, type(event).__name__).inc()
         return event
 
-    async def decode_or_dead_letter(self, message: Any, spec: TopicSpec, consumer: str) -> Event | None:
-        """The record's event, or None after sending the record to the dead-letter topic."""
-        try:
-            return self.decode(message, spec)
-        except DecodeError as err:
-            await self.reject(message, spec, consumer, err)
-            return None
-
     async def handle_or_dead_letter(
         self, message: Any, spec: TopicSpec, consumer: str, handle: Callable[[Any], Awaitable[None]]
     ) -> None:
-        """Run ``handle(message)``; if it raises, send the record to the dead-letter topic and go on.
+        """Run ``handle(message)``; a record it cannot decode or handle goes to the dead-letter topic.
 
-        A record that no transition expected (or a bug) then waits, with its
-        bytes, for a fix and a replay, while the records after it keep flowing.
+        ``handle`` decodes with :meth:`decode`, whose :class:`DecodeError` names
+        the reason. Any other exception is a record no transition expected (or a
+        bug): it waits with its bytes for a fix and a replay. Either way the
+        records after it keep flowing.
         """
         try:
             await handle(message)
+        except DecodeError as err:
+            await self.reject(message, spec, consumer, err)
         except Exception as exc:
             # Only the type: an exception's message may quote the record's fields.
             log.error("%s failed on %s[%s]@%s: %s", consumer, message.topic, message.partition, message.offset,

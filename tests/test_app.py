@@ -19,16 +19,20 @@ def _record(offset: int, value: bytes) -> SimpleNamespace:
     return SimpleNamespace(topic="cad.calls", partition=4, offset=offset, key=b"C7", value=value)
 
 
-def test_a_record_whose_handling_raises_is_dead_lettered_and_the_next_one_is_handled(bus_settings, bus):
+def test_records_that_fail_to_decode_or_to_be_handled_are_dead_lettered_and_the_next_one_is_handled(
+    bus_settings, bus
+):
     handled = []
 
     async def handle(message):
         if message.offset == 10:
             raise RuntimeError("a transition nobody expected")
+        if message.offset == 12:
+            bus.decode(message, catalogue.CAD_CALLS)
         handled.append(message.offset)
 
     async def run():
-        for record in (_record(10, b"first bytes"), _record(11, b"second bytes")):
+        for record in (_record(10, b"first bytes"), _record(11, b"second bytes"), _record(12, b"not avro")):
             await bus.handle_or_dead_letter(record, catalogue.CAD_CALLS, "call_lifecycle", handle)
         await bus.outbox.flush()
 
@@ -40,12 +44,14 @@ def test_a_record_whose_handling_raises_is_dead_lettered_and_the_next_one_is_han
             record = dlq.poll(0.2)
             if record is not None:
                 letters.append(record.event)
-            return bool(letters)
+            return len(letters) >= 2
 
-        wait_for(arrived, timeout=30, interval=0, what="the dead letter")
-    [letter] = letters
+        wait_for(arrived, timeout=30, interval=0, what="the dead letters")
+    letter, undecodable = sorted(letters, key=lambda d: d.source_offset)
     assert isinstance(letter, ev.DeadLetter)
     assert (letter.reason, letter.detail, letter.consumer) == ("processing_failed", "RuntimeError", "call_lifecycle")
     assert (letter.original_key, letter.original_value) == (b"C7", b"first bytes")
     assert (letter.source_partition, letter.source_offset) == (4, 10)
     assert "nobody expected" not in letter.detail
+    assert (undecodable.reason, undecodable.original_value, undecodable.source_offset) == (
+        "undecodable", b"not avro", 12)

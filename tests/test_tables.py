@@ -6,7 +6,6 @@ import asyncio
 import json
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 from faust.serializers import codecs
 
@@ -19,7 +18,7 @@ from dispatchbus.policy.loader import load_reference_policy
 from dispatchbus.settings import Settings
 from dispatchbus.tables import TIMELINE_CODEC, OutboxTable
 from tests.support.samples import call
-from tests.support.waiting import wait_for
+from tests.support.topics import read_partition
 
 
 def _routed_timeline() -> Timeline:
@@ -62,20 +61,8 @@ def test_a_changelog_write_and_a_deletion_reach_the_changelog_through_the_outbox
     table.send_changelog(2, timeline.call_id, None)  # what deleting the key writes
     asyncio.run(bus.app.producer.flush())
 
-    consumer = Consumer({"bootstrap.servers": bus_settings.kafka.bootstrap_servers, "group.id": topic,
-                         "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, 2, OFFSET_BEGINNING)])
-    records = []
-    try:
-        def both_arrived():
-            message = consumer.poll(0.1)
-            if message is not None and message.error() is None:
-                records.append(message)
-            return len(records) >= 2
-
-        wait_for(both_arrived, timeout=30, what="the changelog record and its tombstone")
-    finally:
-        consumer.close()
+    records = read_partition(bus_settings, topic, 2, lambda got: len(got) >= 2,
+                             what="the changelog record and its tombstone")
     written, deleted = records
     assert json.loads(written.key()) == timeline.call_id == json.loads(deleted.key())
     assert codecs.get_codec(TIMELINE_CODEC).loads(written.value()) == timeline

@@ -86,9 +86,7 @@ def register(bus: Any, **_: Any) -> None:
     )
 
     async def count_feedback(message: Any) -> None:
-        feedback = await bus.decode_or_dead_letter(message, catalogue.FEEDBACK, "feedback_digests")
-        if feedback is None:
-            return
+        feedback = bus.decode(message, catalogue.FEEDBACK)
         assert isinstance(feedback, OutcomeFeedback)
         applied = book.apply(feedback)
         psap = label(feedback.psap_id)

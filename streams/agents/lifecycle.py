@@ -123,8 +123,8 @@ def register(bus: Any, **_: Any) -> None:
     source = app.topic(*by_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
     async def handle(message: Any) -> None:
-        event = await bus.decode_or_dead_letter(message, by_topic[message.topic], "call_lifecycle")
-        if not isinstance(event, HANDLED_TYPES):  # dead-lettered (None), or a type this agent ignores
+        event = bus.decode(message, by_topic[message.topic])
+        if not isinstance(event, HANDLED_TYPES):  # a type this agent ignores
             return
         policy = holder.current
         new, fx = apply(calls.get(event.call_id), event, Context(policy, unit_lookup))
@@ -158,9 +158,7 @@ def register(bus: Any, **_: Any) -> None:
             await bus.handle_or_dead_letter(message, by_topic[message.topic], "call_lifecycle", handle)
 
     async def record_unit_status(message: Any) -> None:
-        event = await bus.decode_or_dead_letter(message, catalogue.UNIT_STATUS, "unit_status")
-        if event is None:
-            return
+        event = bus.decode(message, catalogue.UNIT_STATUS)
         history = UnitHistory.from_json(units.get(event.unit_id) or [])
         if history.record(to_epoch_ms(event.occurred_at), event.status):
             history.prune(to_epoch_ms(event.occurred_at) - UNIT_HISTORY_DAYS * 86_400_000)

@@ -63,3 +63,25 @@ def metric_value(text: str, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 total += sample.value
     return total
+
+
+def read_partition(settings: Settings, topic: str, partition: int, until: Callable[[list], bool],
+                   what: str, timeout: float = 30.0) -> list:
+    """Raw records of one partition (a table's changelog: not Avro), from its start until ``until(records)``."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"{topic}-reader",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+    records: list = []
+    try:
+        def done() -> bool:
+            message = consumer.poll(0.1)
+            if message is not None and message.error() is None:
+                records.append(message)
+            return until(records)
+
+        wait_for(done, timeout=timeout, interval=0, what=what)
+    finally:
+        consumer.close()
+    return records
