@@ -43,19 +43,19 @@ PLANS = {
     "full": Plan(
         "full", 3,
         Phases({"raw": 60_000, "faust": 30_000, "worker": 15_000}, rate=1000, latency_seconds=15, warmup_seconds=2,
-               low_rate=500, low_seconds=10),
+               low_rate=500, low_seconds=10, reply_calls=5_000),
         1_000_000,
     ),
     "quick": Plan(
         "quick", 3,
         Phases({"raw": 20_000, "faust": 10_000, "worker": 6_000}, rate=1000, latency_seconds=6, warmup_seconds=1,
-               low_rate=500, low_seconds=4),
+               low_rate=500, low_seconds=4, reply_calls=2_000),
         200_000,
     ),
     "smoke": Plan(
         "smoke", 1,
         Phases({"raw": 300, "faust": 300, "worker": 300}, rate=1000, latency_seconds=1.5, warmup_seconds=0.25,
-               low_rate=200, low_seconds=1, idle_seconds=0.5),
+               low_rate=200, low_seconds=1, idle_seconds=0.5, reply_calls=100),
         3_000,
     ),
 }
@@ -86,10 +86,17 @@ class Results:
     def spread(self, kind: str, figure: Callable[[PipelineRun], float]) -> Spread:
         return Spread.of(figure(run) for run in self.pipelines.get(kind, []))
 
-    def paired(self, num: str, den: str, figure: Callable[[PipelineRun], float]) -> Spread:
-        """Per-repetition ratio ``figure(num) / figure(den)`` (same repetition, same broker state)."""
+    def paired(
+        self, num: str, den: str, figure: Callable[[PipelineRun], float],
+        den_figure: Callable[[PipelineRun], float] | None = None,
+    ) -> Spread:
+        """Per-repetition ratio ``figure(num) / den_figure(den)`` (same repetition, same broker state).
+
+        ``den_figure`` defaults to ``figure``.
+        """
+        below = den_figure or figure
         pairs = zip(self.pipelines.get(num, []), self.pipelines.get(den, []))
-        return Spread.of(figure(a) / figure(b) for a, b in pairs if figure(b) > 0)
+        return Spread.of(figure(a) / below(b) for a, b in pairs if below(b) > 0)
 
     def targets(self) -> list[dict[str, Any]]:
         thr = self.paired("worker", "faust", lambda r: r.throughput)
@@ -135,7 +142,13 @@ class Results:
                     for rate, _ in self.plan.phases.loads()
                 },
                 "runs": [r.to_json() for r in self.pipelines.get(kind, [])],
-            }
+            } | ({
+                "replies": {
+                    "throughput_eps": self.spread(kind, _reply_throughput).to_json(),
+                    "cpu_s_per_1000": self.spread(kind, lambda r: _reply_figure(r, "cpu")).to_json(),
+                    "broker_cpu_s_per_1000": self.spread(kind, lambda r: _reply_figure(r, "broker")).to_json(),
+                }
+            } if kind == "worker" else {})
 
         return {
             "plan": self.plan.name,
@@ -151,6 +164,9 @@ class Results:
                 "worker_vs_faust_throughput": self.paired("worker", "faust", lambda r: r.throughput).to_json(),
                 "worker_vs_raw_throughput": self.paired("worker", "raw", lambda r: r.throughput).to_json(),
                 "worker_vs_raw_p99": self.paired("worker", "raw", lambda r: r.latency(99)).to_json(),
+                "worker_replies_vs_faust_throughput": self.paired(
+                    "worker", "faust", _reply_throughput, _throughput
+                ).to_json(),
                 "worker_vs_raw_p99_at_low_rate": self.paired(
                     "worker", "raw", lambda r: r.latency(99, self.plan.phases.low_rate)
                 ).to_json(),
@@ -163,6 +179,20 @@ class Results:
             },
             "targets": self.targets(),
         }
+
+
+def _throughput(run: PipelineRun) -> float:
+    return run.throughput
+
+
+def _reply_throughput(run: PipelineRun) -> float:
+    return run.replies.throughput if run.replies is not None else math.nan
+
+
+def _reply_figure(run: PipelineRun, what: str) -> float:
+    if run.replies is None:
+        return math.nan
+    return {"cpu": run.replies.cpu_per_1000, "broker": run.replies.broker_cpu_per_1000}[what]
 
 
 def _load_figure(run: PipelineRun, rate: float, what: str) -> float:
@@ -191,7 +221,10 @@ def report(res: Results, out: IO[str]) -> None:
         f"load:     saturation = {', '.join(f'{k} {v:,}' for k, v in ph.saturation_events.items())} calls "
         f"preloaded, drained by a fresh process; "
         f"latency = " + ", then ".join(f"{r:,.0f} calls/s for {t:g} s" for r, t in ph.loads())
-        + f" (the first {ph.warmup_seconds:g} s of each not counted)\n\n"
+        + f" (the first {ph.warmup_seconds:g} s of each not counted)"
+        + (f"; then replies = a responder's visit (3 events) to {ph.reply_calls:,} of the worker's routed calls, "
+           f"preloaded" if ph.reply_calls else "")
+        + "\n\n"
     )
     for n, kind in zip(("1 ", "1b", "2 "), KINDS):
         if kind not in res.pipelines:
@@ -216,6 +249,12 @@ def report(res: Results, out: IO[str]) -> None:
             )
         w(f"   {'idle':18} broker CPU {fig(lambda r: r.broker_idle_percent, 0)} % of a core while this "
           f"processor and the collector wait for input\n")
+        if kind == "worker" and ph.reply_calls:
+            w(
+                f"   {'replies':18} {fig(_reply_throughput, 0)} events/s (dispatched, on scene, cleared for "
+                f"{ph.reply_calls:,} of the routed calls); CPU {fig(lambda r: _reply_figure(r, 'cpu'), 2)} s per "
+                f"1000 events (broker {fig(lambda r: _reply_figure(r, 'broker'), 2)})\n"
+            )
     for kind in KINDS:
         for i, run in enumerate(res.pipelines.get(kind, []), 1):
             notes = []
@@ -234,6 +273,7 @@ def report(res: Results, out: IO[str]) -> None:
     ratio_rows = (
         ("worker / bare-Faust throughput", res.paired("worker", "faust", lambda r: r.throughput), 2),
         ("worker / raw throughput", res.paired("worker", "raw", lambda r: r.throughput), 3),
+        ("worker replies / bare-Faust throughput", res.paired("worker", "faust", _reply_throughput, _throughput), 2),
         ("worker p99 / raw p99 at the offered load", res.paired("worker", "raw", lambda r: r.latency(99)), 2),
         ("worker p99 / bare-Faust p99 at the offered load", res.paired("worker", "faust", lambda r: r.latency(99)), 2),
     )

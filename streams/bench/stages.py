@@ -11,6 +11,10 @@ process:
 2. then fresh calls are offered at a fixed rate to the same running
    processor, and each call's latency is the time from handing it to the
    producer to receiving its output (keyed by ``call_id``).
+3. the worker only: a responder's whole visit (dispatched, on scene,
+   cleared) to some of the drained calls is preloaded, and throughput is
+   those reply events per second, from the first call's outcome feedback to
+   the last (the path that each later event of a call takes).
 
 CPU seconds are read from /proc/<pid>/stat of the processor process, and of
 the broker when its pid is known, over each phase.
@@ -39,7 +43,7 @@ from ..processes import WORKER_READY_LINE, ChildProcess, child_env, worker_proce
 from ..settings import Settings
 from .measure import Cpu, cpu_seconds, percentile
 from .passthrough import READY_LINE as PASSTHROUGH_READY
-from .traffic import Collector, Sender, encode, fresh_calls, unit_statuses
+from .traffic import Collector, Sender, encode, fresh_calls, responder_lifecycles, unit_statuses
 
 PASSTHROUGH = TopicSpec(
     "bench.passthrough",
@@ -75,6 +79,8 @@ class Phases:
     low_seconds: float = 0.0
     idle_seconds: float = 2.0
     """How long the broker's CPU is sampled while the drained processor waits for input."""
+    reply_calls: int = 0
+    """Worker only, last: how many of the drained calls then get a responder's whole visit (3 events each)."""
 
     def loads(self) -> list[tuple[float, float]]:
         """(rate, seconds) of each latency phase, the lower load first."""
@@ -111,6 +117,26 @@ class LoadRun:
 
 
 @dataclass
+class ReplyRun:
+    """The worker draining replies to calls it routed: dispatched, on scene, cleared (3 events per call)."""
+
+    calls: int
+    throughput: float
+    """Reply events per second, from the first call's outcome feedback to the last."""
+    cpu_per_1000: float
+    broker_cpu_per_1000: float = math.nan
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "calls": self.calls,
+            "events": 3 * self.calls,
+            "throughput_eps": self.throughput,
+            "cpu_s_per_1000": self.cpu_per_1000,
+            "broker_cpu_s_per_1000": self.broker_cpu_per_1000,
+        }
+
+
+@dataclass
 class PipelineRun:
     """The figures of one repetition of one pipeline."""
 
@@ -124,6 +150,7 @@ class PipelineRun:
     """The broker's CPU, in % of one core, while this processor and the collector sit idle (their fetch loops)."""
     loads: dict[float, LoadRun] = field(default_factory=dict)
     escalations: int = 0
+    replies: ReplyRun | None = None
 
     def at(self, rate: float) -> LoadRun | None:
         return self.loads.get(rate)
@@ -144,6 +171,7 @@ class PipelineRun:
             "broker_idle_percent": self.broker_idle_percent,
             "loads": [run.to_json() for _, run in sorted(self.loads.items())],
             "escalations": self.escalations,
+            "replies": self.replies.to_json() if self.replies is not None else None,
         }
 
 
@@ -191,7 +219,8 @@ def run_pipeline(
     if kind == "worker":
         units = catalogue.UNIT_STATUS.full_name(settings.topics)
         sender.preload(units, encode(serde, units, unit_statuses(), "unit_id"))
-    backlog = encode(serde, source, fresh_calls(phases.saturation_events[kind], seed=seed, tag=f"S{rep}"), "call_id")
+    backlog_calls = fresh_calls(phases.saturation_events[kind], seed=seed, tag=f"S{rep}")
+    backlog = encode(serde, source, backlog_calls, "call_id")
     sender.preload(source, backlog)
 
     log = workdir / f"{kind}{rep}.log"
@@ -238,6 +267,10 @@ def run_pipeline(
             result.loads[rate] = _offer(
                 kind, calls, rate, phases.warmup_seconds, seconds, serde, sender, collector, source, pid, alive, broker
             )
+        if kind == "worker" and phases.reply_calls:
+            # Phase 3: the reply path (a timeline read, copied and written again per event, and the
+            # outcome feedback of each ended call), which new calls alone never exercise.
+            result.replies = _replies(backlog_calls[: phases.reply_calls], settings, serde, sender, pid, alive, broker)
         if kind == "worker":
             with Collector(settings, catalogue.ESCALATIONS.full_name(settings.topics)) as esc:
                 result.escalations = esc.collect(1 << 30, timeout=1.0).count
@@ -308,6 +341,44 @@ def _offer(
             if not isinstance(decision, ev.RoutingDecision) or decision.causation_id != by_key[key].event_id:
                 run.mismatched += 1
     return run
+
+
+def _replies(
+    calls: list[ev.CallReceived],
+    settings: Settings,
+    serde: Any,
+    sender: Sender,
+    pid: int,
+    alive: Callable[[], None],
+    broker: Cpu,
+) -> ReplyRun:
+    """Preload a responder's visit to each of ``calls`` (already routed) and time the worker through them.
+
+    The clearing ends each call, and the worker's outcome feedback for it is
+    the output counted, so each output stands for three events processed.
+    """
+    topic = catalogue.RESPONDER_ACTIVITY.full_name(settings.topics)
+    records = encode(serde, topic, responder_lifecycles(calls), "call_id")
+    marks: dict[str, float] = {}
+
+    def first() -> None:
+        marks["cpu"], marks["broker"] = cpu_seconds(pid), broker.seconds()
+
+    with Collector(settings, catalogue.FEEDBACK.full_name(settings.topics)) as feedback:
+        sender.preload(topic, records)
+        got = feedback.collect(len(calls), timeout=120 + len(records) / 200, on_first=first, alive=alive)
+        cpu_end, broker_end = cpu_seconds(pid), broker.seconds()
+    if got.count < len(calls) or got.first is None or got.last is None:
+        alive()
+        raise RuntimeError(f"worker: only {got.count} of {len(calls)} calls ended with outcome feedback")
+    span = got.last - got.first
+    events = 3 * (got.count - 1)
+    return ReplyRun(
+        calls=got.count,
+        throughput=events / span if span > 0 else math.inf,
+        cpu_per_1000=(cpu_end - marks["cpu"]) / max(1, events) * 1000,
+        broker_cpu_per_1000=(broker_end - marks["broker"]) / max(1, events) * 1000,
+    )
 
 
 def fresh_run_tag() -> str:

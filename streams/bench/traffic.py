@@ -45,6 +45,28 @@ def fresh_calls(n: int, *, seed: int, tag: str) -> list[ev.CallReceived]:
     return calls
 
 
+def responder_lifecycles(calls: Sequence[ev.CallReceived]) -> list[ev.Event]:
+    """A community responder's whole visit for each call: dispatched, on scene, cleared (resolved on scene).
+
+    All three go to one topic with the call's key, so each call's replies keep
+    their order; the clearing ends the call, and the worker sends its outcome
+    feedback.
+    """
+    now = datetime.now(timezone.utc)
+    out: list[ev.Event] = []
+    for i, call in enumerate(calls):
+        unit, team = UNITS[i % len(UNITS)]
+        common = {"call_id": call.call_id, "unit_id": unit}
+        out += [
+            ev.DispatchAssigned(event_id=uuid.uuid4(), team=team, agency_type="community_responder",
+                                assigned_at=now, **common),
+            ev.UnitOnScene(event_id=uuid.uuid4(), occurred_at=now + timedelta(minutes=12), **common),
+            ev.UnitCleared(event_id=uuid.uuid4(), cleared_at=now + timedelta(minutes=40),
+                           outcome=ev.Outcome(category="resolved_on_scene"), **common),
+        ]
+    return out
+
+
 def unit_statuses() -> list[ev.UnitStatus]:
     """Every reference unit available since an hour ago (the worker's unit table is then populated)."""
     since = datetime.now(timezone.utc) - timedelta(hours=1)

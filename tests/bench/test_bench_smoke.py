@@ -63,8 +63,12 @@ def test_smoke_run_produces_every_figure(broker, tmp_path):
         assert all(load["latency_samples"] > 0 and load["lost"] == 0 for load in run["loads"])
     worker = figures["pipelines"]["worker"]["runs"][0]
     assert all(load["mismatched"] == 0 for load in worker["loads"]) and worker["escalations"] == 0
+    assert worker["replies"]["calls"] == 100 and positive(worker["replies"]["throughput_eps"])
+    assert positive(figures["pipelines"]["worker"]["replies"]["throughput_eps"]["median"])
+    [reply_ratio] = [line for line in result.stdout.splitlines() if "worker replies / bare-Faust" in line]
+    assert not reply_ratio.rstrip().endswith("n/a"), reply_ratio
     for ratio in ("worker_vs_faust_throughput", "worker_vs_raw_throughput", "worker_vs_raw_p99",
-                  "worker_vs_raw_p99_at_low_rate"):
+                  "worker_vs_raw_p99_at_low_rate", "worker_replies_vs_faust_throughput"):
         assert positive(figures["ratios"][ratio]["median"]), ratio
     offline = figures["offline"]
     assert offline["calls"] == 3000
