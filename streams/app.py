@@ -25,6 +25,8 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
+_consumed = metrics.Children(metrics.EVENTS_CONSUMED)
+
 
 @dataclass
 class Bus:
@@ -62,7 +64,7 @@ class Bus:
                 "unexpected_type",
                 f"{type(event).__name__} does not belong on {spec.name} ({', '.join(spec.value_type_names)})",
             )
-        metrics.EVENTS_CONSUMED.labels(spec.name, type(event).__name__).inc()
+        _consumed(spec.name, type(event).__name__).inc()
         return event
 
     async def handle_or_dead_letter(

@@ -38,6 +38,12 @@ HANDOFF_TOPICS = {
 
 UNIT_HISTORY_DAYS = 7
 
+_decisions = metrics.Children(metrics.DECISIONS)
+_hop_latency = metrics.Children(metrics.HOP_LATENCY)
+_declines = metrics.Children(metrics.HANDOFF_DECLINES)
+_timeouts = metrics.Children(metrics.HANDOFF_TIMEOUTS)
+_resolved_by_phone = metrics.Children(metrics.RESOLVED_BY_PHONE)
+
 
 class TableUnits:
     """Unit-status lookups over the global ``units`` table (unit_id -> [[epoch_ms, status], ...])."""
@@ -78,18 +84,18 @@ class BusClock:
 def record_effects(fx: Effects, policy_model: str) -> None:
     """Count what a transition did."""
     for d in fx.decisions:
-        metrics.DECISIONS.labels(
+        _decisions(
             d.model, d.target, d.team or "", str(d.fallback).lower(), primary_reason_code(d),
             str(d.eligible).lower(), "initial" if d.sequence == 0 else "reroute",
         ).inc()
     for lat in fx.latencies:
-        metrics.HOP_LATENCY.labels(policy_model, lat.agency, lat.team, lat.hop).observe(lat.seconds)
+        _hop_latency(policy_model, lat.agency, lat.team, lat.hop).observe(lat.seconds)
     for agency, reason in fx.declines:
-        metrics.HANDOFF_DECLINES.labels(policy_model, agency, reason).inc()
+        _declines(policy_model, agency, reason).inc()
     for agency in fx.timeouts:
-        metrics.HANDOFF_TIMEOUTS.labels(policy_model, agency).inc()
+        _timeouts(policy_model, agency).inc()
     for agency in fx.resolved_by_phone:
-        metrics.RESOLVED_BY_PHONE.labels(policy_model, agency).inc()
+        _resolved_by_phone(policy_model, agency).inc()
 
 
 def register(bus: Any, **_: Any) -> None:
@@ -140,7 +146,7 @@ def register(bus: Any, **_: Any) -> None:
                 # The only hop measured on the wall clock: how long the bus took to decide.
                 waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
                 d = fx.decisions[0]
-                metrics.HOP_LATENCY.labels(policy.model, d.target, d.team or "", "received_to_decided").observe(
+                _hop_latency(policy.model, d.target, d.team or "", "received_to_decided").observe(
                     max(0.0, waited)
                 )
             record_effects(fx, policy.model)
