@@ -48,6 +48,26 @@ def test_worker_calls_table_uses_the_codec_and_the_outbox(tmp_path):
     assert table.changelog_topic.value_serializer == TIMELINE_CODEC
 
 
+def test_changelog_records_are_the_bytes_faust_would_write(tmp_path, monkeypatch):
+    settings = Settings()
+    settings.worker.data_dir = tmp_path
+    bus = create_app(settings)
+    table, produced = bus.calls_table, []
+    monkeypatch.setattr(bus.outbox, "produce", lambda *record: produced.append(record))
+    timeline = _routed_timeline()
+
+    table.send_changelog(4, timeline.call_id, timeline)
+    table.send_changelog(4, timeline.call_id, None)
+
+    topic = table.changelog_topic
+    faust_key, _ = topic.prepare_key(timeline.call_id, table.key_serializer)
+    faust_value, _ = topic.prepare_value(timeline, table.value_serializer)
+    assert produced == [
+        (topic.get_topic_name(), faust_key, faust_value, 4),
+        (topic.get_topic_name(), faust_key, None, 4),
+    ]
+
+
 @pytest.mark.broker
 def test_a_changelog_write_and_a_deletion_reach_the_changelog_through_the_outbox(bus_settings, bus):
     table = bus.calls_table
