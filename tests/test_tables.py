@@ -40,6 +40,17 @@ def test_timeline_codec_reads_the_plain_json_changelogs_of_earlier_versions():
     assert codecs.get_codec(TIMELINE_CODEC).loads(earlier) == timeline
 
 
+def test_hops_are_json_arrays_and_timelines_with_hops_as_objects_still_load():
+    timeline = _routed_timeline()
+    codec = codecs.get_codec(TIMELINE_CODEC)
+    data = json.loads(codec.dumps(timeline))
+    assert [hop[0] for hop in data["hops"]] == [h.kind for h in timeline.hops] == ["received", "decided",
+                                                                                    "handoff_requested"]
+    fields = list(type(timeline.hops[0])._fields)
+    data["hops"] = [dict(zip(fields, hop)) for hop in data["hops"]]  # how earlier versions wrote them
+    assert codec.loads(json.dumps(data).encode()) == timeline
+
+
 def test_worker_calls_table_uses_the_codec_and_the_outbox(tmp_path):
     settings = Settings()
     settings.worker.data_dir = tmp_path

@@ -8,7 +8,7 @@ other free text, so the views built from it are safe to show supervisors.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,10 +33,15 @@ SEEN_LIMIT = 256
 """How many processed event ids a timeline remembers for dropping redelivered copies."""
 
 
-class Hop(BaseModel):
-    """One step in a call's history (no free text: ``detail`` is a code or a category)."""
+class Hop(NamedTuple):
+    """One step in a call's history (no free text: ``detail`` is a code or a category).
 
-    model_config = ConfigDict(extra="forbid")
+    A named tuple rather than a model: a call gathers a dozen hops and the bus
+    builds them from values already validated, so each would otherwise cost a
+    validation and four objects for the garbage collector to track. In JSON a
+    hop is an array in field order; timelines that earlier versions wrote with
+    hops as objects still load.
+    """
 
     kind: str
     at: UtcDatetime
@@ -44,8 +49,15 @@ class Hop(BaseModel):
     team: str | None = None
     unit_id: str | None = None
     detail: str | None = None
-    event_id: UUID
+    event_id: UUID | None = None
     late: bool = False
+
+    def view(self) -> dict:
+        """The hop in a supervisor's view (without its event id)."""
+        return {
+            "kind": self.kind, "at": iso_utc(self.at), "agency": self.agency, "team": self.team,
+            "unit_id": self.unit_id, "detail": self.detail, "late": self.late,
+        }
 
 
 class PendingHandoff(BaseModel):
@@ -144,6 +156,6 @@ class Timeline(BaseModel):
                 }
                 for d in self.decisions
             ],
-            "hops": [h.model_dump(mode="json", exclude={"event_id"}) for h in self.hops],
+            "hops": [h.view() for h in self.hops],
         }
 
