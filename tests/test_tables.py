@@ -40,14 +40,16 @@ def test_timeline_codec_reads_the_plain_json_changelogs_of_earlier_versions():
     assert codecs.get_codec(TIMELINE_CODEC).loads(earlier) == timeline
 
 
-def test_hops_are_json_arrays_and_timelines_with_hops_as_objects_still_load():
+def test_hops_and_the_pending_handoff_are_json_arrays_and_timelines_with_objects_still_load():
     timeline = _routed_timeline()
     codec = codecs.get_codec(TIMELINE_CODEC)
     data = json.loads(codec.dumps(timeline))
     assert [hop[0] for hop in data["hops"]] == [h.kind for h in timeline.hops] == ["received", "decided",
                                                                                     "handoff_requested"]
-    fields = list(type(timeline.hops[0])._fields)
-    data["hops"] = [dict(zip(fields, hop)) for hop in data["hops"]]  # how earlier versions wrote them
+    assert isinstance(data["pending"], list)
+    # How earlier versions wrote them: objects.
+    data["hops"] = [dict(zip(type(timeline.hops[0])._fields, hop)) for hop in data["hops"]]
+    data["pending"] = dict(zip(type(timeline.pending)._fields, data["pending"]))
     assert codec.loads(json.dumps(data).encode()) == timeline
 
 

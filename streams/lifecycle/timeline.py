@@ -60,16 +60,14 @@ class Hop(NamedTuple):
         }
 
 
-class PendingHandoff(BaseModel):
-    """A handoff waiting for its agency's answer."""
-
-    model_config = ConfigDict(extra="forbid")
+class PendingHandoff(NamedTuple):
+    """A handoff waiting for its agency's answer (a named tuple, like :class:`Hop`)."""
 
     handoff_id: UUID
     decision_id: UUID
     agency: str
-    team: str | None = None
     requested_at: UtcDatetime
+    team: str | None = None
     deadline_at: UtcDatetime | None = None
     attempt: int = 0
 
