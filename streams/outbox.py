@@ -55,7 +55,11 @@ class Outbox:
         self._failures: list[str] = []
         self._unpolled = 0
         self._seq = 0  # records handed over so far
-        self._outstanding: set[int] = set()  # their numbers until librdkafka reports them
+        # Their numbers until librdkafka reports them. Written by the event loop (produce) and by
+        # whichever thread serves delivery reports, without a lock: a dict's item assignment, pop
+        # and min() over int keys each run without releasing the GIL. A lock here made the event
+        # loop wait for the flush's poll thread, which held it while the GIL switched away.
+        self._outstanding: dict[int, None] = {}
 
     @property
     def producer(self) -> Producer:
@@ -67,8 +71,7 @@ class Outbox:
         return self._producer
 
     def _delivered(self, seq: int, err: KafkaError | None, msg: Any) -> None:
-        with self._lock:
-            self._outstanding.discard(seq)
+        self._outstanding.pop(seq, None)
         if err is not None:
             metrics.PRODUCE_FAILURES.labels(msg.topic() or "").inc()
             # The record's content stays out of the log: it may carry call data.
@@ -93,13 +96,11 @@ class Outbox:
         kwargs: dict[str, Any] = {"on_delivery": partial(self._delivered, seq)}
         if partition is not None:
             kwargs["partition"] = partition
-        with self._lock:
-            self._outstanding.add(seq)
+        self._outstanding[seq] = None
         try:
             producer.produce(topic, value, key, **kwargs)
         except BufferError:
-            with self._lock:
-                self._outstanding.discard(seq)
+            self._outstanding.pop(seq, None)
             return False
         self._seq = seq
         # poll() releases the GIL; doing it per record lets Faust's consumer thread take the GIL
@@ -133,8 +134,8 @@ class Outbox:
             raise DeliveryFailed(f"{len(failures)} record(s) not delivered, first: {failures[0]}")
 
     def _waiting_for(self, upto: int) -> bool:
-        with self._lock:
-            return bool(self._outstanding) and min(self._outstanding) <= upto
+        outstanding = self._outstanding
+        return bool(outstanding) and min(outstanding) <= upto
 
     def close(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> int:
         """Flush what is left (blocking) and drop the producer; returns how many records were not delivered."""
