@@ -59,6 +59,7 @@ class Children:
             child = self._children[values] = self._metric.labels(*values)
         return child
 
+
 HOP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800, 3600)
 """Seconds: a routing hop takes milliseconds, a unit's travel takes many minutes."""
 

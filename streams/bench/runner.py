@@ -99,7 +99,7 @@ class Results:
         return Spread.of(figure(a) / below(b) for a, b in pairs if below(b) > 0)
 
     def targets(self) -> list[dict[str, Any]]:
-        thr = self.paired("worker", "faust", lambda r: r.throughput)
+        thr = self.paired("worker", "faust", _throughput)
         p99 = self.paired("worker", "raw", lambda r: r.latency(99))
         off = Spread.of(r.calls_per_s for r in self.offline)
         rows = [
@@ -118,7 +118,7 @@ class Results:
     def to_json(self) -> dict[str, Any]:
         def summary(kind: str) -> dict[str, Any]:
             return {
-                "throughput_eps": self.spread(kind, lambda r: r.throughput).to_json(),
+                "throughput_eps": self.spread(kind, _throughput).to_json(),
                 "latency_ms": {
                     q: self.spread(kind, lambda r, p=p: r.latency(p)).to_json()
                     for q, p in (("p50", 50), ("p99", 99), ("p999", 99.9))
@@ -161,8 +161,8 @@ class Results:
             "seconds": self.seconds,
             "pipelines": {kind: summary(kind) for kind in KINDS if kind in self.pipelines},
             "ratios": {
-                "worker_vs_faust_throughput": self.paired("worker", "faust", lambda r: r.throughput).to_json(),
-                "worker_vs_raw_throughput": self.paired("worker", "raw", lambda r: r.throughput).to_json(),
+                "worker_vs_faust_throughput": self.paired("worker", "faust", _throughput).to_json(),
+                "worker_vs_raw_throughput": self.paired("worker", "raw", _throughput).to_json(),
                 "worker_vs_raw_p99": self.paired("worker", "raw", lambda r: r.latency(99)).to_json(),
                 "worker_replies_vs_faust_throughput": self.paired(
                     "worker", "faust", _reply_throughput, _throughput
@@ -222,7 +222,8 @@ def report(res: Results, out: IO[str]) -> None:
         f"preloaded, drained by a fresh process; "
         f"latency = " + ", then ".join(f"{r:,.0f} calls/s for {t:g} s" for r, t in ph.loads())
         + f" (the first {ph.warmup_seconds:g} s of each not counted)"
-        + (f"; then replies = a responder's visit (3 events) to {ph.reply_calls:,} of the worker's routed calls, "
+        + (f"; then replies = a responder's visit (dispatched, on scene, cleared) to {ph.reply_calls:,} of the "
+           f"worker's routed calls, "
            f"preloaded" if ph.reply_calls else "")
         + "\n\n"
     )
@@ -235,7 +236,7 @@ def report(res: Results, out: IO[str]) -> None:
 
         w(
             f"{n} {TITLES[kind]}\n"
-            f"   {'saturation':18} {fig(lambda r: r.throughput, 0)} events/s; "
+            f"   {'saturation':18} {fig(_throughput, 0)} events/s; "
             f"CPU {fig(lambda r: r.cpu_per_1000_saturated, 2)} s per 1000 events "
             f"(broker {fig(lambda r: r.broker_cpu_per_1000_saturated, 2)})\n"
         )
@@ -271,8 +272,8 @@ def report(res: Results, out: IO[str]) -> None:
                 w(f"   note: {kind} repetition {i}: {'; '.join(notes)}\n")
     w("\n3  ratios (per repetition)\n")
     ratio_rows = (
-        ("worker / bare-Faust throughput", res.paired("worker", "faust", lambda r: r.throughput), 2),
-        ("worker / raw throughput", res.paired("worker", "raw", lambda r: r.throughput), 3),
+        ("worker / bare-Faust throughput", res.paired("worker", "faust", _throughput), 2),
+        ("worker / raw throughput", res.paired("worker", "raw", _throughput), 3),
         ("worker replies / bare-Faust throughput", res.paired("worker", "faust", _reply_throughput, _throughput), 2),
         ("worker p99 / raw p99 at the offered load", res.paired("worker", "raw", lambda r: r.latency(99)), 2),
         ("worker p99 / bare-Faust p99 at the offered load", res.paired("worker", "faust", lambda r: r.latency(99)), 2),

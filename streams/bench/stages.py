@@ -80,7 +80,7 @@ class Phases:
     idle_seconds: float = 2.0
     """How long the broker's CPU is sampled while the drained processor waits for input."""
     reply_calls: int = 0
-    """Worker only, last: how many of the drained calls then get a responder's whole visit (3 events each)."""
+    """Worker only, last: how many of the drained calls then get a responder's whole visit."""
 
     def loads(self) -> list[tuple[float, float]]:
         """(rate, seconds) of each latency phase, the lower load first."""
@@ -118,9 +118,10 @@ class LoadRun:
 
 @dataclass
 class ReplyRun:
-    """The worker draining replies to calls it routed: dispatched, on scene, cleared (3 events per call)."""
+    """The worker draining replies to calls it routed: dispatched, on scene, cleared."""
 
     calls: int
+    events: int
     throughput: float
     """Reply events per second, from the first call's outcome feedback to the last."""
     cpu_per_1000: float
@@ -129,7 +130,7 @@ class ReplyRun:
     def to_json(self) -> dict[str, object]:
         return {
             "calls": self.calls,
-            "events": 3 * self.calls,
+            "events": self.events,
             "throughput_eps": self.throughput,
             "cpu_s_per_1000": self.cpu_per_1000,
             "broker_cpu_s_per_1000": self.broker_cpu_per_1000,
@@ -267,11 +268,13 @@ def run_pipeline(
             result.loads[rate] = _offer(
                 kind, calls, rate, phases.warmup_seconds, seconds, serde, sender, collector, source, pid, alive, broker
             )
-        if kind == "worker" and phases.reply_calls:
-            # Phase 3: the reply path (a timeline read, copied and written again per event, and the
-            # outcome feedback of each ended call), which new calls alone never exercise.
-            result.replies = _replies(backlog_calls[: phases.reply_calls], settings, serde, sender, pid, alive, broker)
         if kind == "worker":
+            if phases.reply_calls:
+                # Phase 3: the reply path (a timeline read, copied and written again per event, and the
+                # outcome feedback of each ended call), which new calls alone never exercise.
+                result.replies = _replies(
+                    backlog_calls[: phases.reply_calls], settings, serde, sender, pid, alive, broker
+                )
             with Collector(settings, catalogue.ESCALATIONS.full_name(settings.topics)) as esc:
                 result.escalations = esc.collect(1 << 30, timeout=1.0).count
     # Every repetition leaves the broker as it found it: its topics (the catalogue's, and Faust's
@@ -355,10 +358,11 @@ def _replies(
     """Preload a responder's visit to each of ``calls`` (already routed) and time the worker through them.
 
     The clearing ends each call, and the worker's outcome feedback for it is
-    the output counted, so each output stands for three events processed.
+    the output counted, so each output stands for one call's events.
     """
     topic = catalogue.RESPONDER_ACTIVITY.full_name(settings.topics)
     records = encode(serde, topic, responder_lifecycles(calls), "call_id")
+    per_call = len(records) // len(calls)
     marks: dict[str, float] = {}
 
     def first() -> None:
@@ -372,9 +376,10 @@ def _replies(
         alive()
         raise RuntimeError(f"worker: only {got.count} of {len(calls)} calls ended with outcome feedback")
     span = got.last - got.first
-    events = 3 * (got.count - 1)
+    events = per_call * (got.count - 1)
     return ReplyRun(
         calls=got.count,
+        events=per_call * got.count,
         throughput=events / span if span > 0 else math.inf,
         cpu_per_1000=(cpu_end - marks["cpu"]) / max(1, events) * 1000,
         broker_cpu_per_1000=(broker_end - marks["broker"]) / max(1, events) * 1000,
