@@ -14,6 +14,11 @@ Registered under the ``dispatchbus://`` URL scheme through the
   batch at the end would be skipped and table state lost on restart. With
   ``Settings.kafka.verify_end_offsets`` the driver reads the last batch and
   returns the true end (on Apache Kafka the check finds nothing to correct).
+* After a rebalance Faust seeks each partition to its committed offset, but a
+  batch fetched from the old position can still be delivered after that seek,
+  and the records the seek should fetch again are then dropped as already
+  read: calls lost. The fetch loop checks each partition's first record after
+  a seek (``Consumer.perform_seek``).
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiokafka
+from faust.transport.consumer import CONSUMER_FETCHING, ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from .outbox import FLUSH_TIMEOUT_S, SHUTDOWN_TIMEOUT_S
@@ -50,9 +57,115 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return await loop.run_in_executor(None, verified_end_offsets, settings, dict(ends))
 
 
+@dataclass
+class Resync:
+    """A partition sought to ``offset`` whose first record since has not arrived yet."""
+
+    offset: int
+    seeks: int = 0
+    batch: int = -1
+
+
 class Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    RESYNC_ATTEMPTS = 3
+    """Seeks back to the committed offset before a partition's first record may skip ahead of it."""
+
+    _resync: dict[Any, Resync] = {}
+
+    async def perform_seek(self) -> None:
+        """Seek every partition to its committed offset (as Faust does), then check the first record after it.
+
+        Faust resumes the stream partitions just before this seek, and a batch
+        fetched from the old positions can still be delivered after it. Its
+        records are ahead of the committed offset: delivering them moves the
+        read offsets past the records the seek is meant to fetch again, which
+        are then dropped as already read, and those calls are never handled.
+        So the first record of each partition after the seek must be at the
+        committed offset. Records ahead of it are dropped and the partition is
+        sought back again. After :attr:`RESYNC_ATTEMPTS` seeks a partition may
+        start ahead: its committed offset holds no record (a transaction marker).
+        """
+        committed = await self.seek_to_committed()
+        self._read_offset.update({tp: o if o is not None and o >= 0 else None for tp, o in committed.items()})
+        self._committed_offset.update({ensure_TP(tp): o or None for tp, o in committed.items() if o is not None})
+        self._resync = {ensure_TP(tp): Resync(o) for tp, o in committed.items() if o is not None and o >= 0}
+
+    async def _check_first_after_seek(self, tp: Any, offset: int, batch: int) -> bool:
+        """Whether a record may be delivered; seeks its partition back if it skipped ahead of the committed offset."""
+        pending = self._resync.get(tp)
+        if pending is None or offset < pending.offset:  # older records are dropped as already read
+            return True
+        if offset == pending.offset or pending.seeks >= self.RESYNC_ATTEMPTS:
+            del self._resync[tp]
+            return True
+        if pending.batch != batch:  # once per batch: the rest of it is just as stale
+            pending.batch = batch
+            pending.seeks += 1
+            self.log.warning("%s[%s]: record %s is ahead of the committed offset %s; seeking back",
+                             tp.topic, tp.partition, offset, pending.offset)
+            await self.seek(tp, pending.offset)
+        return False
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        """Faust's fetch loop (``Consumer._drain_messages``), with the check of :meth:`perform_seek`."""
+        callback = self.callback
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        set_flag = self.diag.set_flag
+        unset_flag = self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        batch = 0
+        yield_every = 100
+        num_since_yield = 0
+        sleep = asyncio.sleep
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(CONSUMER_FETCHING)
+                ait = getmany(timeout=1.0)
+                batch += 1
+                await self.sleep(0)
+                if not self.should_stop:
+                    async for tp, message in ait:
+                        num_since_yield += 1
+                        if num_since_yield > yield_every:
+                            await sleep(0)
+                            num_since_yield = 0
+                        offset = message.offset
+                        if self._resync and not await self._check_first_after_seek(tp, offset, batch):
+                            continue
+                        r_offset = get_read_offset(tp)
+                        if r_offset is None or offset >= r_offset:
+                            gap = offset - (r_offset or 0)
+                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                                await self._add_gap(tp, r_offset + 1, offset)
+                            if commit_every is not None and self._n_acked >= commit_every:
+                                self._n_acked = 0
+                                await self.commit()
+                            await self.wait_first(callback(message), self.suspend_flow.wait())
+                            set_read_offset(tp, offset)
+                    unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(CONSUMER_FETCHING)
 
 
 class Producer(faust_aiokafka.Producer):
