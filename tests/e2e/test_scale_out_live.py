@@ -1,5 +1,6 @@
-"""A second worker joins the group while calls flow: the partitions are shared and no call is lost."""
+"""Workers join and leave the group while calls flow: the partitions are shared and no call is lost."""
 
+import signal
 from datetime import datetime, timezone
 
 import pytest
@@ -25,55 +26,94 @@ def consumed_calls(worker) -> float:
     return total
 
 
-def test_calls_sent_across_a_rebalance_are_all_routed(bus_settings, start_worker, tmp_path):
-    now = datetime.now(timezone.utc)
-    calls = iter(call(n, "mental_health" if n % 2 else "fire", now) for n in range(1, 100_000))
-    sent: dict[str, ev.CallReceived] = {}
-    producer = EventProducer(bus_settings)
+class Traffic:
+    """Numbered calls sent to cad.calls, and the decisions read back for them."""
 
-    def send(n: int) -> None:
+    def __init__(self, settings):
+        self.settings = settings
+        self.now = datetime.now(timezone.utc)
+        self.next = 1
+        self.sent: dict[str, ev.CallReceived] = {}
+        self.producer = EventProducer(settings)
+
+    def send(self, n: int) -> None:
         for _ in range(n):
-            c = next(calls)
-            sent[c.call_id] = c
-            producer.send(catalogue.CAD_CALLS, c)
-        producer.flush()
+            c = call(self.next, "mental_health" if self.next % 2 else "fire", self.now)
+            self.next += 1
+            self.sent[c.call_id] = c
+            self.producer.send(catalogue.CAD_CALLS, c)
+        self.producer.flush()
 
-    first = start_worker()
-    send(200)
-    second_settings = bus_settings.model_copy(
-        update={"worker": bus_settings.worker.model_copy(update={"web_port": free_port(), "data_dir": tmp_path / "w2"})}
+    def sending_until(self, condition, what: str) -> None:
+        """Keep sending 10 calls every 50 ms until ``condition()``."""
+
+        def step() -> bool:
+            self.send(10)
+            return condition()
+
+        wait_for(step, timeout=90, interval=0.05, what=what)
+
+    def assert_all_routed_once(self) -> None:
+        """Every call sent has a decision; a call handled again repeats the very same decision."""
+        decisions: dict[str, list[ev.RoutingDecision]] = {}
+        with TopicReader(self.settings, catalogue.DECISIONS) as reader:
+
+            def all_routed() -> bool:
+                rec = reader.poll(0.2)
+                if rec is not None:
+                    decisions.setdefault(rec.event.call_id, []).append(rec.event)
+                return set(decisions) >= set(self.sent)
+
+            try:
+                wait_for(all_routed, timeout=90, interval=0, what=f"a decision for each of {len(self.sent)} calls")
+            except AssertionError:
+                missing = sorted(set(self.sent) - set(decisions), key=lambda c: int(c[1:]))
+                raise AssertionError(f"{len(missing)} of {len(self.sent)} calls never routed, e.g. {missing[:5]}") from None
+        assert set(decisions) == set(self.sent)
+        for call_id, got in decisions.items():
+            assert {d.event_id for d in got} == {got[0].event_id}
+            assert got[0].causation_id == self.sent[call_id].event_id
+
+
+def other_worker_settings(settings, tmp_path):
+    """The same group, another web port and data directory."""
+    return settings.model_copy(
+        update={"worker": settings.worker.model_copy(update={"web_port": free_port(), "data_dir": tmp_path / "w2"})}
     )
-    second = start_worker(settings=second_settings, wait=False)
+
+
+def test_calls_sent_while_a_second_worker_joins_are_all_routed(bus_settings, start_worker, tmp_path):
+    traffic = Traffic(bus_settings)
+    first = start_worker()
+    traffic.send(200)
+    second = start_worker(settings=other_worker_settings(bus_settings, tmp_path), wait=False)
 
     def second_joined() -> bool:
-        send(10)  # calls keep arriving while the group rebalances
         if not second.child.running:
             raise AssertionError(f"second worker exited; log:\n{second.log()}")
         return WORKER_READY_LINE in second.log()
 
-    wait_for(second_joined, timeout=90, interval=0.05, what="the second worker to join")
-    send(200)
-
-    decisions: dict[str, list[ev.RoutingDecision]] = {}
-    with TopicReader(bus_settings, catalogue.DECISIONS) as reader:
-
-        def all_routed() -> bool:
-            rec = reader.poll(0.2)
-            if rec is not None:
-                decisions.setdefault(rec.event.call_id, []).append(rec.event)
-            return set(decisions) >= set(sent)
-
-        try:
-            wait_for(all_routed, timeout=90, interval=0, what=f"a decision for each of {len(sent)} calls")
-        except AssertionError:
-            missing = sorted(set(sent) - set(decisions), key=lambda c: int(c[1:]))
-            raise AssertionError(f"{len(missing)} of {len(sent)} calls never routed, e.g. {missing[:5]}") from None
-
-    assert set(decisions) == set(sent)
-    for call_id, got in decisions.items():
-        # At least once: a call handled again after the rebalance repeats the very same decision.
-        assert {d.event_id for d in got} == {got[0].event_id}
-        assert got[0].causation_id == sent[call_id].event_id
+    traffic.sending_until(second_joined, "the second worker to join")
+    traffic.send(200)
+    traffic.assert_all_routed_once()
     # Both workers routed calls: the second one took over some of the partitions.
     wait_for(lambda: consumed_calls(second) > 0, timeout=30, what="the second worker to route calls")
     assert consumed_calls(first) > 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+def test_calls_sent_while_a_worker_leaves_are_all_routed(bus_settings, start_worker, tmp_path, sig):
+    traffic = Traffic(bus_settings)
+    first = start_worker()
+    second = start_worker(settings=other_worker_settings(bus_settings, tmp_path))
+    wait_for(lambda: first.log().count(WORKER_READY_LINE) >= 2, timeout=60,
+             what="the first worker to rebalance with the second")
+    traffic.send(200)
+    wait_for(lambda: consumed_calls(second) > 0, timeout=30, what="the second worker to route calls")
+    ready_lines = first.log().count(WORKER_READY_LINE)
+    second.stop(sig=sig)
+    # The first worker takes the second one's partitions back (after the session timeout when killed).
+    traffic.sending_until(lambda: first.log().count(WORKER_READY_LINE) > ready_lines,
+                          "the first worker to take over the partitions")
+    traffic.send(200)
+    traffic.assert_all_routed_once()
