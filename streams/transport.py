@@ -18,7 +18,8 @@ Registered under the ``dispatchbus://`` URL scheme through the
   batch fetched from the old position can still be delivered after that seek,
   and the records the seek should fetch again are then dropped as already
   read: calls lost. The fetch loop checks each partition's first record after
-  a seek (``Consumer.perform_seek``).
+  a seek (``Consumer.perform_seek``). A partition the group never committed
+  is sought to its beginning: aiokafka leaves it wherever its fetcher was.
 """
 
 from __future__ import annotations
@@ -87,8 +88,16 @@ class Consumer(faust_aiokafka.Consumer):
         committed offset. Records ahead of it are dropped and the partition is
         sought back again. After :attr:`RESYNC_ATTEMPTS` seeks a partition may
         start ahead: its committed offset holds no record (a transaction marker).
+        A partition the group never committed is sought to its beginning, as
+        the ``earliest`` reset policy asks.
         """
         committed = await self.seek_to_committed()
+        uncommitted = [tp for tp, o in committed.items() if not o]
+        if uncommitted:
+            # aiokafka's seek_to_committed leaves a partition with no committed offset (or 0) wherever
+            # its fetcher is. After taking over from a worker killed before its first commit, that was
+            # near the partition's end, past every call the killed worker had not handled.
+            await self._thread.seek_to_beginning(*uncommitted)
         self._read_offset.update({tp: o if o is not None and o >= 0 else None for tp, o in committed.items()})
         self._committed_offset.update({ensure_TP(tp): o or None for tp, o in committed.items() if o is not None})
         self._resync = {ensure_TP(tp): Resync(o) for tp, o in committed.items() if o is not None and o >= 0}

@@ -101,16 +101,7 @@ def test_calls_sent_while_a_second_worker_joins_are_all_routed(bus_settings, sta
     assert consumed_calls(first) > 0
 
 
-KILLED_WORKER_LOSES_CALLS = pytest.mark.xfail(
-    strict=False,
-    reason="known bug, cause not found: after a worker is killed, the worker taking over its partitions "
-    "sometimes never routes a few calls (1 of about 2 000 in a failed run); seen on the embedded broker",
-)
-
-
-@pytest.mark.parametrize(
-    "sig", [signal.SIGTERM, pytest.param(signal.SIGKILL, marks=KILLED_WORKER_LOSES_CALLS)], ids=["stopped", "killed"]
-)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
 def test_calls_sent_while_a_worker_leaves_are_all_routed(bus_settings, start_worker, tmp_path, sig):
     traffic = Traffic(bus_settings)
     first = start_worker()
