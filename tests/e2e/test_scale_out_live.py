@@ -67,12 +67,40 @@ class Traffic:
             try:
                 wait_for(all_routed, timeout=90, interval=0, what=f"a decision for each of {len(self.sent)} calls")
             except AssertionError:
-                missing = sorted(set(self.sent) - set(decisions), key=lambda c: int(c[1:]))
-                raise AssertionError(f"{len(missing)} of {len(self.sent)} calls never routed, e.g. {missing[:5]}") from None
+                missing = set(self.sent) - set(decisions)
+                raise AssertionError(
+                    f"{len(missing)} of {len(self.sent)} calls never routed; at {self.where(missing)}"
+                ) from None
         assert set(decisions) == set(self.sent)
         for call_id, got in decisions.items():
             assert {d.event_id for d in got} == {got[0].event_id}
             assert got[0].causation_id == self.sent[call_id].event_id
+
+
+    def where(self, call_ids: set[str]) -> str:
+        """The cad.calls offsets of ``call_ids``, as ranges per partition (to compare with the workers' logs)."""
+        offsets: dict[int, list[int]] = {}
+        with TopicReader(self.settings, catalogue.CAD_CALLS) as reader:
+
+            def all_found() -> bool:
+                rec = reader.poll(0.2)
+                if rec is not None and rec.event.call_id in call_ids:
+                    offsets.setdefault(rec.partition, []).append(rec.offset)
+                return sum(map(len, offsets.values())) >= len(call_ids)
+
+            wait_for(all_found, timeout=30, interval=0, what="the records of the calls never routed")
+        return "; ".join(f"partition {p}: offsets {ranges(sorted(o))}" for p, o in sorted(offsets.items()))
+
+
+def ranges(numbers: list[int]) -> str:
+    """``[1, 2, 3, 7]`` as ``"1-3, 7"``."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
 def other_worker_settings(settings, tmp_path):
