@@ -15,7 +15,7 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from . import catalogue, metrics
+from . import catalogue, metrics, transport
 from .catalogue import TopicSpec
 from .contract.events import Event
 from .contract.serde import AvroSerde, DecodeError, serde_from_settings
@@ -122,7 +122,7 @@ def create_app(settings: Settings, **agent_options: Any) -> Bus:
     """Build the Faust app and register every agent and web view."""
     from .agents import register_all
 
-    app = faust.App(**settings.faust_config(), topic_partitions=catalogue.CALL_PARTITIONS)
+    app = transport.App(**settings.faust_config(), topic_partitions=catalogue.CALL_PARTITIONS)
     app.dispatchbus_settings = settings  # read by dispatchbus.transport
     bus = Bus(app, settings, serde_from_settings(settings), Outbox(settings.kafka.producer_config()))
     app.dispatchbus_outbox = bus.outbox  # flushed with Faust's producer, see dispatchbus.transport

@@ -14,12 +14,18 @@ Registered under the ``dispatchbus://`` URL scheme through the
   batch at the end would be skipped and table state lost on restart. With
   ``Settings.kafka.verify_end_offsets`` the driver reads the last batch and
   returns the true end (on Apache Kafka the check finds nothing to correct).
-* After a rebalance Faust seeks each partition to its committed offset, but a
-  batch fetched from the old position can still be delivered after that seek,
-  and the records the seek should fetch again are then dropped as already
-  read: calls lost. The fetch loop checks each partition's first record after
-  a seek (``Consumer.perform_seek``). A partition the group never committed
-  is sought to its beginning: aiokafka leaves it wherever its fetcher was.
+* Records count as read once they are in a stream's buffer. Faust clears
+  those buffers when a rebalance starts and each time flow resumes, and
+  relies on a seek to the committed offsets to fetch them again; but records
+  keep flowing while that seek is under way, and records fetched from the old
+  position can arrive after it: either way calls were lost. Here the seek
+  settles every partition's read offset and fetch position together
+  (``Consumer.perform_seek``), the first record after it must be the one sought
+  (``Consumer._check_first_after_seek``), and clearing the buffers sends the
+  consumer back to the first record they held (``StreamFlowControl``, installed
+  by :class:`App`). A partition the group never committed starts at its
+  earliest record (the ``earliest`` policy; aiokafka would leave it wherever
+  its fetcher was).
 """
 
 from __future__ import annotations
@@ -31,8 +37,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiokafka
+import faust
+from aiokafka.errors import IllegalStateError
+from faust.exceptions import ConsumerNotStarted
 from faust.transport.consumer import CONSUMER_FETCHING, ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 from .outbox import FLUSH_TIMEOUT_S, SHUTDOWN_TIMEOUT_S
 
@@ -68,42 +80,77 @@ class Resync:
 
 
 class Consumer(faust_aiokafka.Consumer):
+    RESYNC_ATTEMPTS = 3
+    """Seeks back to the sought offset before a partition's first record may skip ahead of it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resync: dict[TP, Resync] = {}
+        # Bumped whenever read offsets are moved back; a record whose delivery spanned a bump must not move them on.
+        self._seek_epoch = 0
+
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-    RESYNC_ATTEMPTS = 3
-    """Seeks back to the committed offset before a partition's first record may skip ahead of it."""
-
-    _resync: dict[Any, Resync] = {}
-
     async def perform_seek(self) -> None:
-        """Seek every partition to its committed offset (as Faust does), then check the first record after it.
+        """Move every partition back to its committed offset: read offset, fetch position and first-record check.
 
-        Faust resumes the stream partitions just before this seek, and a batch
-        fetched from the old positions can still be delivered after it. Its
-        records are ahead of the committed offset: delivering them moves the
-        read offsets past the records the seek is meant to fetch again, which
-        are then dropped as already read, and those calls are never handled.
-        So the first record of each partition after the seek must be at the
-        committed offset. Records ahead of it are dropped and the partition is
-        sought back again. After :attr:`RESYNC_ATTEMPTS` seeks a partition may
-        start ahead: its committed offset holds no record (a transaction marker).
-        A partition the group never committed is sought to its beginning, as
-        the ``earliest`` reset policy asks.
+        Faust's version seeks and then sets the read offsets, with awaits in
+        between. Records keep flowing meanwhile (table recovery has resumed the
+        flow): the sought records are dropped as already read, and records
+        after them enter stream buffers that are cleared right after this
+        seek. So the offsets are only looked up here, and all three are set
+        without an await between them. A partition the group never committed
+        starts at its earliest record, as the ``earliest`` reset policy asks.
         """
-        committed = await self.seek_to_committed()
-        uncommitted = [tp for tp, o in committed.items() if not o]
+        committed = {ensure_TP(tp): o for tp, o in (await self.seek_to_committed()).items()}
+        streams = {tp: o for tp, o in committed.items() if not self._is_changelog_tp(tp)}
+        # Changelog partitions are never committed; table recovery positions them. Faust's bookkeeping:
+        self._read_offset.update({tp: None for tp in committed if tp not in streams})
+        starts = {tp: o for tp, o in streams.items() if o is not None and o > 0}
+        uncommitted = [tp for tp, o in streams.items() if o is None or o <= 0]
         if uncommitted:
-            # aiokafka's seek_to_committed leaves a partition with no committed offset (or 0) wherever
-            # its fetcher is. After taking over from a worker killed before its first commit, that was
-            # near the partition's end, past every call the killed worker had not handled.
-            await self._thread.seek_to_beginning(*uncommitted)
-        self._read_offset.update({tp: o if o is not None and o >= 0 else None for tp, o in committed.items()})
-        self._committed_offset.update({ensure_TP(tp): o or None for tp, o in committed.items() if o is not None})
-        self._resync = {ensure_TP(tp): Resync(o) for tp, o in committed.items() if o is not None and o >= 0}
+            # After taking over from a worker killed before its first commit, aiokafka's position was near
+            # the partition's end, past every call the killed worker had not handled.
+            earliest = await self._thread.earliest_offsets(*uncommitted)
+            starts.update({ensure_TP(tp): o for tp, o in earliest.items() if o is not None and o >= 0})
+        self._committed_offset.update({tp: o or None for tp, o in committed.items() if o is not None})
+        self._resync = {}
+        self._move_to(starts)
+
+    def rewind(self, first_cleared: Mapping[TP, int]) -> None:
+        """Fetch again from the first record of each partition that was cleared from the stream buffers.
+
+        Those records count as read but were never handled. A partition
+        still waiting for the first record of a seek keeps the earlier offset.
+        """
+        try:
+            assigned = self.assignment()
+        except ConsumerNotStarted:
+            return
+        starts = {}
+        for tp, offset in first_cleared.items():
+            if tp in assigned and not self._is_changelog_tp(tp):
+                pending = self._resync.get(tp)
+                starts[tp] = min(offset, pending.offset) if pending is not None else offset
+        if starts:
+            self.log.info("fetching again %d partition(s) whose buffered records were cleared", len(starts))
+            self._move_to(starts)
+
+    def _move_to(self, starts: Mapping[TP, int]) -> None:
+        """Set read offset, fetch position and first-record check of each partition (no await: one step)."""
+        self._seek_epoch += 1
+        for tp, offset in starts.items():
+            try:
+                self._thread.seek(tp, offset)
+            except IllegalStateError:  # no longer assigned: a new rebalance is under way
+                self._resync.pop(tp, None)
+                continue
+            self._read_offset[tp] = offset or None
+            self._resync[tp] = Resync(offset)
 
     async def _check_first_after_seek(self, tp: Any, offset: int, batch: int) -> bool:
-        """Whether a record may be delivered; seeks its partition back if it skipped ahead of the committed offset."""
+        """Whether a record may be delivered; seeks its partition back if it skipped ahead of the sought offset."""
         pending = self._resync.get(tp)
         if pending is None or offset < pending.offset:  # older records are dropped as already read
             return True
@@ -113,7 +160,7 @@ class Consumer(faust_aiokafka.Consumer):
         if pending.batch != batch:  # once per batch: the rest of it is just as stale
             pending.batch = batch
             pending.seeks += 1
-            self.log.warning("%s[%s]: record %s is ahead of the committed offset %s; seeking back",
+            self.log.warning("%s[%s]: record %s is ahead of the sought offset %s; seeking back",
                              tp.topic, tp.partition, offset, pending.offset)
             await self.seek(tp, pending.offset)
         return False
@@ -129,9 +176,10 @@ class Consumer(faust_aiokafka.Consumer):
         delivered with a plain ``await`` when its delivery cannot wait for
         anything a rebalance would have to abort: the flow runs, flow control
         is open and Faust's producer buffer is below its limit. Only a full
-        stream buffer can still make it wait, and a rebalance clears those
-        buffers, cancelling the waiting put (the record is dropped, as Faust
-        would). Every other record takes Faust's race.
+        stream buffer can still make it wait; if a rebalance moves the read
+        offsets back meanwhile, that record is delivered late but must not move
+        them on again (``_seek_epoch``): it is fetched and handled once more.
+        Every other record takes Faust's race.
         """
         callback = self.callback
         getmany = self.getmany
@@ -173,6 +221,7 @@ class Consumer(faust_aiokafka.Consumer):
                             if commit_every is not None and self._n_acked >= commit_every:
                                 self._n_acked = 0
                                 await self.commit()
+                            epoch = self._seek_epoch
                             if (
                                 not suspended()
                                 and flow_open()
@@ -181,7 +230,8 @@ class Consumer(faust_aiokafka.Consumer):
                                 await callback(message)
                             else:
                                 await self.wait_first(callback(message), self.suspend_flow.wait())
-                            set_read_offset(tp, offset)
+                            if epoch == self._seek_epoch:
+                                set_read_offset(tp, offset)
                     unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -198,6 +248,41 @@ class Consumer(faust_aiokafka.Consumer):
             raise
         finally:
             unset_flag(CONSUMER_FETCHING)
+
+
+class StreamFlowControl(FlowControlEvent):
+    """Faust's flow control of the stream buffers; clearing them rewinds the consumer to the records they held."""
+
+    def __init__(self, app: faust.App, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._app = app
+
+    def clear(self) -> None:
+        first = first_buffered_offsets(self._queues)
+        super().clear()
+        consumer = self._app._consumer  # not app.consumer: that would create one
+        if first and isinstance(consumer, Consumer):
+            consumer.rewind(first)
+
+
+class App(faust.App):
+    """faust.App whose stream buffers are cleared without losing records (see :class:`StreamFlowControl`)."""
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return StreamFlowControl(self, loop=self.loop)
+
+
+def first_buffered_offsets(queues: Any) -> dict[TP, int]:
+    """The offset of the first record of each partition held in ``queues`` (queues of Faust events)."""
+    first: dict[TP, int] = {}
+    for queue in queues:
+        for item in list(queue._queue):
+            message = getattr(item, "message", None)
+            tp, offset = getattr(message, "tp", None), getattr(message, "offset", None)
+            if tp is not None and offset is not None and offset < first.get(tp, offset + 1):
+                first[tp] = offset
+    return first
 
 
 class Producer(faust_aiokafka.Producer):

@@ -1,5 +1,9 @@
 import asyncio
 import logging
+from collections import defaultdict
+from types import SimpleNamespace
+
+from aiokafka.errors import IllegalStateError
 
 from faust.transport.drivers import by_url
 from faust.types import TP
@@ -48,41 +52,157 @@ def test_verified_end_offsets_count_every_record_of_the_last_batch(broker, bus_s
     assert reported <= 5  # 1 on tansu (one batch of five), 5 on Apache Kafka
 
 
-class SeekRecorder:
-    """Stands in for the consumer in the first-record-after-seek check (pure bookkeeping, no broker)."""
+class FakeThread:
+    """The consumer thread's seeks and offset look-ups, recorded (no broker)."""
 
-    RESYNC_ATTEMPTS = transport.Consumer.RESYNC_ATTEMPTS
-
-    def __init__(self, committed):
-        self._resync = {tp: transport.Resync(offset) for tp, offset in committed.items()}
+    def __init__(self, committed, earliest, assigned):
+        self.committed, self.earliest, self.assigned = committed, earliest, assigned
         self.seeks = []
-        self.log = logging.getLogger("test")
 
-    async def seek(self, tp, offset):
+    def seek(self, tp, offset):
+        if tp not in self.assigned:
+            raise IllegalStateError(f"{tp} is not assigned")
         self.seeks.append((tp, offset))
 
+    async def earliest_offsets(self, *tps):
+        return {tp: self.earliest[tp] for tp in tps}
+
+
+class Bookkeeping:
+    """The driver consumer's seek bookkeeping, run on a fake consumer thread."""
+
+    RESYNC_ATTEMPTS = transport.Consumer.RESYNC_ATTEMPTS
+    perform_seek = transport.Consumer.perform_seek
+    rewind = transport.Consumer.rewind
+    _move_to = transport.Consumer._move_to
+    _check_first_after_seek = transport.Consumer._check_first_after_seek
+
+    def __init__(self, committed=None, earliest=None, assigned=None):
+        committed = committed or {}
+        assigned = set(committed) if assigned is None else set(assigned)
+        self._thread = FakeThread(committed, earliest or {}, assigned)
+        self._resync = {}
+        self._seek_epoch = 0
+        self._read_offset = defaultdict(lambda: None)
+        self._committed_offset = {}
+        self.log = logging.getLogger("test")
+
+    @property
+    def seeks(self):
+        return self._thread.seeks
+
+    async def seek_to_committed(self):
+        return dict(self._thread.committed)
+
+    def assignment(self):
+        return self._thread.assigned
+
+    def _is_changelog_tp(self, tp):
+        return tp.topic.endswith("-changelog")
+
+    async def seek(self, tp, offset):
+        self._thread.seek(tp, offset)
+
     def check(self, tp, offset, batch):
-        return asyncio.run(transport.Consumer._check_first_after_seek(self, tp, offset, batch))
+        return asyncio.run(self._check_first_after_seek(tp, offset, batch))
+
+    def expected_first(self):
+        return {tp: r.offset for tp, r in self._resync.items()}
+
+
+def test_a_seek_sets_read_offset_fetch_position_and_expected_first_record_together():
+    p0, p1, p2 = (TP("cad.calls", p) for p in range(3))
+    changelog = TP("t-calls-changelog", 0)
+    c = Bookkeeping(committed={p0: 82, p1: None, p2: 0, changelog: None}, earliest={p1: 5, p2: 0, changelog: 0})
+    c._read_offset[changelog] = 40
+    asyncio.run(c.perform_seek())
+    # A partition never committed starts at its earliest record (5: older ones deleted by retention).
+    assert sorted(c.seeks) == [(p0, 82), (p1, 5), (p2, 0)]
+    assert c.expected_first() == {p0: 82, p1: 5, p2: 0}
+    assert {tp: c._read_offset[tp] for tp in (p0, p1, p2)} == {p0: 82, p1: 5, p2: None}
+    # Changelogs are left where table recovery put them, as Faust does.
+    assert c._read_offset[changelog] is None
+    assert c._committed_offset[p0] == 82 and c._committed_offset.get(p1) is None
+    assert c._seek_epoch == 1
+
+
+def test_a_partition_reassigned_during_the_seek_is_left_to_the_next_rebalance():
+    p0, p1 = TP("cad.calls", 0), TP("cad.calls", 1)
+    c = Bookkeeping(committed={p0: 10, p1: 20}, assigned={p0})
+    asyncio.run(c.perform_seek())
+    assert c.seeks == [(p0, 10)] and c.expected_first() == {p0: 10}
+
+
+def test_records_cleared_from_the_stream_buffers_are_fetched_again():
+    p0, p3, gone = TP("cad.calls", 0), TP("cad.calls", 3), TP("cad.calls", 5)
+    changelog = TP("t-calls-changelog", 0)
+    c = Bookkeeping(committed={p0: 82}, assigned={p0, p3, changelog})
+    asyncio.run(c.perform_seek())
+    c.check(p0, 82, batch=1)  # p0 is in step again...
+    c._read_offset[p0] = 130  # ...and has read up to 130
+    c._read_offset[p3] = 60
+    c.rewind({p0: 126, p3: 40, changelog: 7, gone: 9})
+    assert c.seeks[1:] == [(p0, 126), (p3, 40)]
+    assert (c._read_offset[p0], c._read_offset[p3]) == (126, 40)
+    assert c.expected_first() == {p0: 126, p3: 40}
+    assert c._seek_epoch == 2
+
+
+def test_a_rewind_keeps_the_earlier_offset_of_a_seek_still_waiting_for_its_first_record():
+    p0 = TP("cad.calls", 0)
+    c = Bookkeeping(committed={p0: 81})
+    asyncio.run(c.perform_seek())
+    c.rewind({p0: 126})
+    assert c.seeks == [(p0, 81), (p0, 81)] and c.expected_first() == {p0: 81}
 
 
 def test_a_record_ahead_of_the_committed_offset_is_dropped_and_the_partition_sought_back():
     tp = TP("cad.calls", 3)
-    c = SeekRecorder({tp: 82})
+    c = Bookkeeping(committed={tp: 82})
+    asyncio.run(c.perform_seek())
     # A batch fetched before the seek, from the old position: dropped, one seek back for the batch.
     assert [c.check(tp, offset, batch=1) for offset in (236, 237, 238)] == [False, False, False]
-    assert c.seeks == [(tp, 82)]
+    assert c.seeks == [(tp, 82), (tp, 82)]
     # Records older than the committed offset are left to Faust's read-offset filter.
     assert c.check(tp, 80, batch=2)
     # The sought records arrive: delivered, and the partition is in step again.
     assert c.check(tp, 82, batch=2) and c.check(tp, 239, batch=2)
-    assert tp not in c._resync and c.seeks == [(tp, 82)]
+    assert tp not in c._resync and len(c.seeks) == 2
 
 
 def test_a_partition_whose_committed_offset_holds_no_record_starts_ahead_after_a_few_seeks():
     tp = TP("cad.calls", 0)
-    c = SeekRecorder({tp: 10})
+    c = Bookkeeping(committed={tp: 10})
+    asyncio.run(c.perform_seek())
     results = [c.check(tp, 11, batch=b) for b in range(1, transport.Consumer.RESYNC_ATTEMPTS + 2)]
     assert results == [False] * transport.Consumer.RESYNC_ATTEMPTS + [True]
-    assert len(c.seeks) == transport.Consumer.RESYNC_ATTEMPTS
+    assert len(c.seeks) == 1 + transport.Consumer.RESYNC_ATTEMPTS
     # Other partitions are not checked.
     assert c.check(TP("cad.calls", 1), 500, batch=9)
+
+
+def buffered(tp, offset):
+    """A stand-in for a Faust event in a stream buffer."""
+    return SimpleNamespace(message=SimpleNamespace(tp=tp, offset=offset))
+
+
+def test_clearing_the_apps_stream_buffers_rewinds_its_consumer(tmp_path, monkeypatch):
+    settings = Settings()
+    settings.worker.data_dir = tmp_path
+    app = create_app(settings).app
+    assert isinstance(app.flow_control, transport.StreamFlowControl)
+    p0, p1 = TP("cad.calls", 0), TP("cad.calls", 1)
+
+    async def clear_buffers():
+        rewound = []
+        monkeypatch.setattr(app.consumer, "rewind", rewound.append)
+        first, second = (app.FlowControlQueue(maxsize=10, clear_on_resume=True) for _ in range(2))
+        for item in (buffered(p0, 7), buffered(p0, 8), buffered(p1, 40)):
+            first.put_nowait(item)
+        second.put_nowait(buffered(p0, 5))
+        app.flow_control.resume()  # Faust clears every stream buffer when flow resumes
+        assert first.empty() and second.empty()
+        app.flow_control.resume()  # nothing buffered: nothing to fetch again
+        return rewound
+
+    assert asyncio.run(clear_buffers()) == [{p0: 5, p1: 40}]

@@ -18,13 +18,14 @@ from typing import Any
 
 import faust
 
+from .. import transport
 from ..catalogue import CALL_PARTITIONS
 from ..settings import Settings
 
 
 def create_floor_app(settings: Settings, source: str, sink: str) -> faust.App:
     """A Faust app with one agent copying ``source`` to ``sink`` (raw bytes, same key)."""
-    app = faust.App(**settings.faust_config(), topic_partitions=CALL_PARTITIONS)
+    app = transport.App(**settings.faust_config(), topic_partitions=CALL_PARTITIONS)
     app.dispatchbus_settings = settings  # read by dispatchbus.transport
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     inbox = app.topic(source, partitions=CALL_PARTITIONS, internal=False, **raw)
