@@ -280,8 +280,8 @@ def first_buffered_offsets(queues: Any) -> dict[TP, int]:
         for item in list(queue._queue):
             message = getattr(item, "message", None)
             tp, offset = getattr(message, "tp", None), getattr(message, "offset", None)
-            if tp is not None and offset is not None and offset < first.get(tp, offset + 1):
-                first[tp] = offset
+            if tp is not None and offset is not None:
+                first[tp] = min(offset, first.get(tp, offset))
     return first
 
 

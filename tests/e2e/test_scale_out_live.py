@@ -12,6 +12,7 @@ from dispatchbus.contract import events as ev
 from dispatchbus.processes import WORKER_READY_LINE
 
 from ..support.samples import call
+from ..support.topics import metric_value
 from ..support.waiting import wait_for
 
 pytestmark = pytest.mark.broker
@@ -19,11 +20,7 @@ pytestmark = pytest.mark.broker
 
 def consumed_calls(worker) -> float:
     """How many calls ``worker`` has decoded, from its /metrics."""
-    total = 0.0
-    for line in worker.metrics_text().splitlines():
-        if line.startswith("dispatchbus_events_consumed_total{") and 'event_type="CallReceived"' in line:
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return metric_value(worker.metrics_text(), "dispatchbus_events_consumed_total", event_type="CallReceived")
 
 
 class Traffic:
