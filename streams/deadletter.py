@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timezone
 
 from .contract.events import DeadLetter
+from .contract.ids import uuid5
 
 _NAMESPACE = uuid.UUID("7d1f7a52-3f57-4b53-9d0e-6a2f4f2b0d11")
 
@@ -24,7 +25,7 @@ def dead_letter(
 ) -> DeadLetter:
     """A DeadLetter whose id is derived from the source position, so a redelivered record maps to the same id."""
     return DeadLetter(
-        event_id=uuid.uuid5(_NAMESPACE, f"{source_topic}:{partition}:{offset}:{consumer}"),
+        event_id=uuid5(_NAMESPACE, f"{source_topic}:{partition}:{offset}:{consumer}"),
         source_topic=source_topic,
         source_partition=partition,
         source_offset=offset,

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from .contract.events import CallReceived, HandoffRequested, RoutingDecision, Screening
+from .contract.ids import uuid5
 
 _HANDOFF_NAMESPACE = uuid.UUID("0c6f3f0e-8f0a-4a8e-9a55-3b1d7c2e4a90")
 
@@ -41,7 +42,7 @@ def caution_flags(screening: Screening) -> list[str]:
 
 def handoff_id(decision_id: uuid.UUID, attempt: int = 0) -> uuid.UUID:
     """Deterministic id of the ``attempt``-th handoff request made for a decision."""
-    return uuid.uuid5(_HANDOFF_NAMESPACE, f"{decision_id}:handoff:{attempt}")
+    return uuid5(_HANDOFF_NAMESPACE, f"{decision_id}:handoff:{attempt}")
 
 
 def handoff_request(

@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime
 
 from ..contract.events import CallClosed, Event, OutcomeCategory, OutcomeFeedback
+from ..contract.ids import uuid5
 from ..lifecycle.timeline import Timeline
 from .sharing import for_call_center, route_hop
 
@@ -25,7 +26,7 @@ _CATEGORIES = frozenset(typing.get_args(OutcomeCategory))
 
 def feedback_id(closing_event_id: uuid.UUID) -> uuid.UUID:
     """Deterministic id of the feedback sent when the event ``closing_event_id`` ended a call."""
-    return uuid.uuid5(FEEDBACK_NAMESPACE, f"{closing_event_id}:feedback")
+    return uuid5(FEEDBACK_NAMESPACE, f"{closing_event_id}:feedback")
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:

@@ -33,6 +33,7 @@ from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 from ..contract.events import FeedbackDigest, OutcomeCategory, OutcomeFeedback, Target, iso_utc
+from ..contract.ids import uuid5
 from . import sketch
 from .builder import DIVERTED_TARGETS
 from .windows import WINDOWS, Window, local_date, window_of, window_on, window_starting
@@ -167,7 +168,7 @@ def to_digest(state: dict[str, Any], psap_id: str, call_taker_id: str | None,
         if (r := state["routes"].get(target))
     ]
     return FeedbackDigest(
-        event_id=uuid.uuid5(DIGEST_NAMESPACE, f"{did}:{state['revision']}"),
+        event_id=uuid5(DIGEST_NAMESPACE, f"{did}:{state['revision']}"),
         causation_id=cause,
         digest_id=did,
         psap_id=psap_id,

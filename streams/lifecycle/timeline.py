@@ -109,10 +109,10 @@ class Timeline(BaseModel):
     def last_decision(self) -> RoutingDecision | None:
         return self.decisions[-1] if self.decisions else None
 
-    def has_seen(self, event_id: UUID) -> bool:
+    def has_seen(self, event_id: UUID | str) -> bool:
         return str(event_id) in self.seen
 
-    def mark_seen(self, event_id: UUID) -> None:
+    def mark_seen(self, event_id: UUID | str) -> None:
         self.seen.append(str(event_id))
         if len(self.seen) > SEEN_LIMIT:
             del self.seen[: len(self.seen) - SEEN_LIMIT]

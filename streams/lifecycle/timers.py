@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..contract.events import HandoffTimedOut
+from ..contract.ids import uuid5
 from .timeline import PendingHandoff, Timeline
 
 _TIMEOUT_NAMESPACE = uuid.UUID("a3e4b1f2-6c1d-4f7e-8b0a-5d2c9e1f3b47")
@@ -28,7 +29,7 @@ def timed_out_event(tl: Timeline) -> HandoffTimedOut:
 def _timed_out(call_id: str, pending: PendingHandoff) -> HandoffTimedOut:
     assert pending.deadline_at is not None
     return HandoffTimedOut(
-        event_id=uuid.uuid5(_TIMEOUT_NAMESPACE, str(pending.handoff_id)),
+        event_id=uuid5(_TIMEOUT_NAMESPACE, str(pending.handoff_id)),
         correlation_id=call_id,
         causation_id=pending.handoff_id,
         call_id=call_id,

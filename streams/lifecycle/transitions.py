@@ -320,18 +320,19 @@ def apply(timeline: Timeline | None, event: ev.Event, ctx: Context) -> tuple[Tim
             update={"hops": list(timeline.hops), "decisions": list(timeline.decisions), "seen": list(timeline.seen)}
         )
     fx = Effects()
-    if tl.has_seen(event.event_id):
+    event_key = str(event.event_id)
+    if tl.has_seen(event_key):
         fx.duplicate = True
-        if tl.last_event_id == str(event.event_id):
+        if tl.last_event_id == event_key:
             fx.resend = True
             fx.decisions, fx.handoffs = list(tl.last_decisions), list(tl.last_handoffs)
             fx.ended = tl.last_ended
         return tl, fx
-    tl.mark_seen(event.event_id)
+    tl.mark_seen(event_key)
     if tl.call is None and not isinstance(event, ev.CallReceived):
         _late(tl, event, "before_call", fx, detail=type(event).__name__)
     else:
         _HANDLERS[type(event)](tl, event, ctx, fx)
-    tl.last_event_id = str(event.event_id)
+    tl.last_event_id = event_key
     tl.last_decisions, tl.last_handoffs, tl.last_ended = list(fx.decisions), list(fx.handoffs), fx.ended
     return tl, fx

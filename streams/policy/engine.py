@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
-from hashlib import sha1
 from typing import Literal, NamedTuple, Protocol
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from dispatchbus.contract.events import CallReceived, RoutingDecision, Screening
+from dispatchbus.contract.ids import uuid5, uuid5_str
 
 from . import reasons as rc
 from .availability import UNAVAILABLE, to_epoch_ms
@@ -57,13 +57,9 @@ def decision_id(trigger_event_id: UUID | str, sequence: int) -> UUID:
     return uuid5(DECISION_NAMESPACE, f"{trigger_event_id}:route:{sequence}")
 
 
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
 def decision_id_str(trigger_event_id: str, sequence: int) -> str:
     """``str(decision_id(trigger_event_id, sequence))``, computed without building UUID objects."""
-    digest = sha1(_NAMESPACE_BYTES + f"{trigger_event_id}:route:{sequence}".encode()).hexdigest()
-    return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-{_VARIANT[digest[16]]}{digest[17:20]}-{digest[20:32]}"
+    return uuid5_str(_NAMESPACE_BYTES, f"{trigger_event_id}:route:{sequence}")
 
 
 @lru_cache(maxsize=1024)
