@@ -122,8 +122,7 @@ def create_app(settings: Settings, **agent_options: Any) -> Bus:
     """Build the Faust app and register every agent and web view."""
     from .agents import register_all
 
-    app = transport.App(**settings.faust_config(), topic_partitions=catalogue.CALL_PARTITIONS)
-    app.dispatchbus_settings = settings  # read by dispatchbus.transport
+    app = transport.App.from_settings(settings)
     bus = Bus(app, settings, serde_from_settings(settings), Outbox(settings.kafka.producer_config()))
     app.dispatchbus_outbox = bus.outbox  # flushed with Faust's producer, see dispatchbus.transport
     for spec in catalogue.CATALOGUE:

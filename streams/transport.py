@@ -46,7 +46,9 @@ from faust.types import TP
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
+from .catalogue import CALL_PARTITIONS
 from .outbox import FLUSH_TIMEOUT_S, SHUTDOWN_TIMEOUT_S
+from .settings import Settings
 
 DEFAULT_FETCH_MAX_WAIT_MS = 500
 
@@ -267,6 +269,13 @@ class StreamFlowControl(FlowControlEvent):
 
 class App(faust.App):
     """faust.App whose stream buffers are cleared without losing records (see :class:`StreamFlowControl`)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> App:
+        """The app configured by ``settings``, which this driver reads back from it."""
+        app = cls(**settings.faust_config(), topic_partitions=CALL_PARTITIONS)
+        app.dispatchbus_settings = settings
+        return app
 
     @cached_property
     def flow_control(self) -> FlowControlEvent:

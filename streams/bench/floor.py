@@ -25,8 +25,7 @@ from ..settings import Settings
 
 def create_floor_app(settings: Settings, source: str, sink: str) -> faust.App:
     """A Faust app with one agent copying ``source`` to ``sink`` (raw bytes, same key)."""
-    app = transport.App(**settings.faust_config(), topic_partitions=CALL_PARTITIONS)
-    app.dispatchbus_settings = settings  # read by dispatchbus.transport
+    app = transport.App.from_settings(settings)
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     inbox = app.topic(source, partitions=CALL_PARTITIONS, internal=False, **raw)
     outbox = app.topic(sink, partitions=CALL_PARTITIONS, internal=False, **raw)

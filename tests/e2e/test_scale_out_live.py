@@ -73,7 +73,6 @@ class Traffic:
             assert {d.event_id for d in got} == {got[0].event_id}
             assert got[0].causation_id == self.sent[call_id].event_id
 
-
     def where(self, call_ids: set[str]) -> str:
         """The cad.calls offsets of ``call_ids``, as ranges per partition (to compare with the workers' logs)."""
         offsets: dict[int, list[int]] = {}
