@@ -26,10 +26,10 @@ class TimelineCodec(codecs.Codec):
     """:class:`Timeline` <-> its JSON bytes."""
 
     def _dumps(self, obj: Any) -> bytes:
-        return Timeline.__pydantic_serializer__.to_json(obj)
+        return obj.to_json()
 
     def _loads(self, s: bytes) -> Any:
-        return Timeline.model_validate_json(s)
+        return Timeline.from_json(s)
 
 
 codecs.register(TIMELINE_CODEC, TimelineCodec())

@@ -3,15 +3,22 @@
 Stored per ``call_id`` in a changelogged Faust table as plain JSON. It keeps a
 copy of the call without its narrative (needed to re-route) and never any
 other free text, so the views built from it are safe to show supervisors.
+
+The timeline is a plain dataclass, not a pydantic model: the worker copies
+and changes one for every event, and a model costs a validation on creation,
+a check on every attribute set and three objects for the garbage collector
+to track, for values that were validated already. Its JSON form is
+pydantic's (through a ``TypeAdapter``), and reading it back validates it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, NamedTuple
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, TypeAdapter
 
 from ..contract.events import CallReceived, HandoffRequested, RoutingDecision, UtcDatetime, iso_utc
 
@@ -72,21 +79,22 @@ class PendingHandoff(NamedTuple):
     attempt: int = 0
 
 
-class Timeline(BaseModel):
+@dataclass
+class Timeline:
     """Everything the bus knows about one call."""
 
-    model_config = ConfigDict(extra="forbid")
+    __pydantic_config__ = ConfigDict(extra="forbid")
 
     call_id: str
     call: CallReceived | None = None
     status: Status = "unrouted"
     holder: str | None = None
     holder_team: str | None = None
-    decisions: list[RoutingDecision] = Field(default_factory=list)
+    decisions: list[RoutingDecision] = field(default_factory=list)
     pending: PendingHandoff | None = None
     accepted_handoff: UUID | None = None
-    hops: list[Hop] = Field(default_factory=list)
-    seen: list[str] = Field(default_factory=list)
+    hops: list[Hop] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
     accepted_at: UtcDatetime | None = None
     dispatched_at: UtcDatetime | None = None
     on_scene_at: UtcDatetime | None = None
@@ -97,9 +105,36 @@ class Timeline(BaseModel):
     # What the last applied event emitted: if that event is redelivered (a crash after the
     # timeline was saved but before its outputs reached Kafka), the same outputs are sent again.
     last_event_id: str | None = None
-    last_decisions: list[RoutingDecision] = Field(default_factory=list)
-    last_handoffs: list[HandoffRequested] = Field(default_factory=list)
+    last_decisions: list[RoutingDecision] = field(default_factory=list)
+    last_handoffs: list[HandoffRequested] = field(default_factory=list)
     last_ended: bool = False
+
+    def evolve(self) -> Timeline:
+        """A copy to change: the lists that transitions append to are new, everything else is shared.
+
+        Transitions replace nested values (they are immutable) and only append
+        to ``decisions``, ``hops`` and ``seen``; a deep copy would cost more
+        than the routing.
+        """
+        return Timeline(
+            self.call_id, self.call, self.status, self.holder, self.holder_team, list(self.decisions),
+            self.pending, self.accepted_handoff, list(self.hops), list(self.seen), self.accepted_at,
+            self.dispatched_at, self.on_scene_at, self.ended_at, self.outcome, self.police_needed,
+            self.feedback_sent, self.last_event_id, self.last_decisions, self.last_handoffs, self.last_ended,
+        )
+
+    def to_json(self) -> bytes:
+        """The JSON stored in the table's changelog."""
+        return _ADAPTER.dump_json(self)
+
+    def to_dict(self) -> dict:
+        """The same as plain JSON values."""
+        return _ADAPTER.dump_python(self, mode="json")
+
+    @staticmethod
+    def from_json(data: bytes | str) -> Timeline:
+        """Read (and validate) a stored timeline, also one written by earlier versions."""
+        return _ADAPTER.validate_json(data)
 
     @property
     def ended(self) -> bool:
@@ -157,3 +192,5 @@ class Timeline(BaseModel):
             "hops": [h.view() for h in self.hops],
         }
 
+
+_ADAPTER: TypeAdapter[Timeline] = TypeAdapter(Timeline)

@@ -314,11 +314,7 @@ def apply(timeline: Timeline | None, event: ev.Event, ctx: Context) -> tuple[Tim
     if timeline is None:
         tl = Timeline(call_id=call_id)
     else:
-        # Transitions replace nested models and only append to these lists, so fresh lists
-        # make the copy independent of ``timeline`` (a deep copy costs more than the routing).
-        tl = timeline.model_copy(
-            update={"hops": list(timeline.hops), "decisions": list(timeline.decisions), "seen": list(timeline.seen)}
-        )
+        tl = timeline.evolve()
     fx = Effects()
     event_key = str(event.event_id)
     if tl.has_seen(event_key):

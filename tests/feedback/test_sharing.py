@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from dispatchbus.contract import events as ev
@@ -66,7 +67,7 @@ def _sensitive_timeline_feedbacks() -> list[ev.OutcomeFeedback]:
     out = []
     for c in (responder_call(backup=True), phone_call()):
         # Even a timeline that (wrongly) kept the narrative must not leak it.
-        tl = c.timeline.model_copy(update={"call": c.timeline.call.model_copy(update={"narrative": NARRATIVE})})
+        tl = dataclasses.replace(c.timeline, call=c.timeline.call.model_copy(update={"narrative": NARRATIVE}))
         out.append(build_feedback(tl, c.ended_by))
     closed = Call("K1")
     closed.feed(closed.call())

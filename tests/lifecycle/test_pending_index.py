@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -26,7 +27,7 @@ def test_heaps_stay_bounded_while_one_old_call_keeps_waiting():
     for n in range(5000):  # handoffs that are answered right away
         tl = waiting(f"C{n}", T0 + timedelta(seconds=n))
         index.update(tl)
-        index.update(tl.model_copy(update={"pending": None, "status": "accepted"}))
+        index.update(dataclasses.replace(tl, pending=None, status="accepted"))
     assert len(index) == 1
     assert len(index._by_request["community_responder"]) <= 2048
     assert len(index._by_deadline) <= 2048

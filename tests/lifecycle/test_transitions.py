@@ -125,12 +125,12 @@ def test_duplicates_change_nothing_and_late_replies_are_recorded():
     handoff = fx[0].handoffs[0]
     same, f = apply(tl, call, c)
     # the last event redelivered (e.g. after a crash): its outputs are offered again, identical
-    assert f.duplicate and f.resend and same.model_dump() == tl.model_dump()
+    assert f.duplicate and f.resend and same.to_json() == tl.to_json()
     assert f.decisions == tl.decisions and f.handoffs == [handoff]
     tl, _ = apply(tl, overdue([tl], s.at(500))[0], c)  # timed out: police now pending
     again, f = apply(tl, call, c)
     assert f.duplicate and not f.resend and not f.decisions and not f.handoffs, "older duplicates emit nothing"
-    assert again.model_dump() == tl.model_dump()
+    assert again.to_json() == tl.to_json()
     tl, f = apply(tl, s.accepted(handoff, 600), c)  # the team answers too late
     assert f.late and tl.holder == "police" and tl.hops[-1].late
 
@@ -169,7 +169,7 @@ def test_waiting_gauges_count_per_agency():
 def test_timeline_round_trips_through_json_and_view_has_no_narrative():
     s = Script()
     tl, _ = run([s.call()], ctx())
-    again = Timeline.model_validate_json(tl.model_dump_json())
+    again = Timeline.from_json(tl.to_json())
     assert again == tl
     view = again.view(s.at(10))
     assert "synthetic secret" not in str(view) and view["waiting_seconds"] == 10.0
