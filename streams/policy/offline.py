@@ -16,6 +16,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -228,6 +229,23 @@ def _route_in_worker(chunk: _Chunk) -> _ChunkResult:
     return _worker_router.route_chunk(chunk)
 
 
+def _start_worker() -> None:
+    """Pool workers die on TERM and leave Ctrl-C to the parent, whatever handlers the fork copied.
+
+    The pool ends its workers with TERM. A handler inherited from the parent
+    (one that raises KeyboardInterrupt, as the test runner's does) can leave a
+    worker waiting forever on the task queue's lock, and the parent waiting
+    for that worker.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def worker_pool(jobs: int) -> multiprocessing.pool.Pool:
+    """A pool of ``jobs`` forked workers that inherit the router set in ``_worker_router``."""
+    return multiprocessing.get_context("fork").Pool(jobs, initializer=_start_worker)
+
+
 def _first_pass(
     stream: BinaryIO, source: str, book: AvailabilityBook, chunk_lines: int
 ) -> tuple[dict[int, LineError | None], list[_Chunk], int]:
@@ -294,7 +312,7 @@ def _route(
     if parallel:
         _worker_router = router
         try:
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            with worker_pool(jobs) as pool:
                 for result in pool.imap(_route_in_worker, chunks):
                     emit(result)
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 from collections import Counter
 from datetime import datetime
 
@@ -165,3 +166,20 @@ def test_synthetic_is_deterministic_and_realistic():
 def test_write_synthetic_counts_lines():
     stream = io.StringIO()
     assert write_synthetic(stream, 50, seed=1) == len(stream.getvalue().splitlines())
+
+
+def _signal_dispositions() -> tuple[bool, bool]:
+    return signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_pool_workers_die_on_term_whatever_handler_the_parent_has():
+    # A handler like the test runner's own: with it, a worker could block forever when the pool ended.
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        with offline.worker_pool(1) as pool:
+            assert pool.apply(_signal_dispositions) == (True, True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
