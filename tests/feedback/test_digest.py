@@ -203,3 +203,40 @@ def test_scripted_calls_end_to_end():
     assert (day["calls"], day["diverted_calls"], day["resolved_without_police"], day["police_backup"]) == (3, 3, 2, 1)
     assert day["share_resolved_without_police"] == 0.6667 and day["police_backup_rate"] == 0.3333
     assert classify(build_feedback(calls[1].timeline, calls[1].ended_by)).police_backup
+
+
+class RecordingStore(dict):
+    """A dict that counts the JSON bytes written to it, as the table's changelog would carry them."""
+
+    written = 0
+
+    def __setitem__(self, key, value):
+        self.written += len(key) + len(json.dumps(value))
+        super().__setitem__(key, value)
+
+
+def test_what_a_feedback_writes_does_not_grow_with_the_feedback_counted_before_it_in_its_hour():
+    store = RecordingStore()
+    book = DigestBook(store)
+    cost = []
+    for n in range(1, 401):
+        before = store.written
+        assert book.apply(fb(n, "community_responder", "resolved_on_scene", on_scene=600)).status == "counted"
+        cost.append(store.written - before)
+    assert cost[-1] <= 1.1 * cost[9], (cost[9], cost[-1])
+    assert book.apply(fb(200, "community_responder", "resolved_on_scene", on_scene=600)).status == "duplicate"
+    assert latest(book)["day"]["calls"] == 400
+
+
+def test_seen_ids_kept_as_an_hourly_list_by_earlier_versions_still_count():
+    store: dict = {}
+    book = DigestBook(store)
+    assert book.apply(MIX[0]).status == "counted"
+    # Rewrite the counted id the way earlier versions stored it: one list per PSAP and local hour.
+    (seen_key,) = [k for k in store if "|seen|" in k]
+    del store[seen_key]
+    hour_key, feedback_id = seen_key.rsplit("|", 1)
+    store[hour_key] = [feedback_id]
+    assert book.apply(MIX[0]).status == "duplicate"
+    assert book.apply(MIX[1]).status == "counted"
+    assert book.psaps() == ["PSAP-1"] and latest(book)["day"]["calls"] == 2
