@@ -207,8 +207,9 @@ def digest_view(digest: FeedbackDigest) -> dict[str, Any]:
 # --- the book: every PSAP's windows in one mapping ------------------------------------
 
 
-_SEEN = "|seen|"
-"""In a key, marks a counted feedback id; parts are quoted, so no PSAP or call taker id can contain it."""
+_SEEN = "seen"
+"""The key part that marks a counted feedback id (and, in earlier versions, an hour's list of them)."""
+_SEEN_PART = f"|{_SEEN}|"  # parts are quoted, so no PSAP or call taker id contains it
 
 
 def _key(*parts: str) -> str:
@@ -267,8 +268,8 @@ class DigestBook:
             return Applied("too_late")
         hour = received.astimezone(self.tz).strftime("%Y-%m-%dT%H")
         feedback_id = str(fb.event_id)
-        seen_key = _key(psap, "seen", hour, feedback_id)
-        if seen_key in self.store or feedback_id in (self.store.get(_key(psap, "seen", hour)) or ()):
+        seen_key = _key(psap, _SEEN, hour, feedback_id)
+        if seen_key in self.store or feedback_id in (self.store.get(_key(psap, _SEEN, hour)) or ()):
             return Applied("duplicate")
         self.store[seen_key] = 1
 
@@ -300,7 +301,7 @@ class DigestBook:
             first_day = date.fromisoformat(label[:10])
         except ValueError:
             return None
-        if kind == "seen":
+        if kind == _SEEN:
             kind = "day"
         return window_starting(kind, first_day, self.tz).end
 
@@ -309,7 +310,7 @@ class DigestBook:
         doomed = []
         for key in list(self.store.keys()):
             parts = _parts(key)
-            if len(parts) < 3 or parts[0] != psap or parts[1] not in ("day", "week", "seen"):
+            if len(parts) < 3 or parts[0] != psap or parts[1] not in (*WINDOWS, _SEEN):
                 continue
             end = self._window_end(parts[1], parts[2])
             if end is not None and end <= horizon:
@@ -324,7 +325,7 @@ class DigestBook:
         """Every PSAP with counted feedback, sorted."""
         out = []
         for key in list(self.store.keys()):
-            if _SEEN in key:  # most keys: skipped without parsing
+            if _SEEN_PART in key:  # most keys: skipped without parsing
                 continue
             parts = _parts(key)
             if len(parts) == 2 and parts[1] == "meta":
@@ -347,7 +348,7 @@ class DigestBook:
         takers: set[str] = set()
         days: set[str] = set()
         for key in list(self.store.keys()):
-            if _SEEN in key:
+            if _SEEN_PART in key:
                 continue
             parts = _parts(key)
             if len(parts) < 3 or parts[0] != psap:

@@ -116,20 +116,14 @@ class Timeline:
         to ``decisions``, ``hops`` and ``seen``; a deep copy would cost more
         than the routing.
         """
-        return Timeline(
-            self.call_id, self.call, self.status, self.holder, self.holder_team, list(self.decisions),
-            self.pending, self.accepted_handoff, list(self.hops), list(self.seen), self.accepted_at,
-            self.dispatched_at, self.on_scene_at, self.ended_at, self.outcome, self.police_needed,
-            self.feedback_sent, self.last_event_id, self.last_decisions, self.last_handoffs, self.last_ended,
-        )
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.decisions, new.hops, new.seen = list(self.decisions), list(self.hops), list(self.seen)
+        return new
 
     def to_json(self) -> bytes:
         """The JSON stored in the table's changelog."""
         return _ADAPTER.dump_json(self)
-
-    def to_dict(self) -> dict:
-        """The same as plain JSON values."""
-        return _ADAPTER.dump_python(self, mode="json")
 
     @staticmethod
     def from_json(data: bytes | str) -> Timeline:
