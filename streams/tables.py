@@ -52,6 +52,14 @@ class OutboxTable(faust.Table):
         self._partition: int | None = None
         self._codecs: dict[Any, CodecT] = {}
 
+    def put(self, key: Any, value: Any, partition: int) -> None:
+        """``table[key] = value`` with the changelog record in ``partition``, inside a stream or not."""
+        self._partition = partition
+        try:
+            self[key] = value
+        finally:
+            self._partition = None
+
     def delete(self, key: Any, partition: int) -> None:
         """``del table[key]`` outside stream iteration, with the tombstone in ``partition``.
 

@@ -61,12 +61,18 @@ def test_worker_calls_table_uses_the_codec_and_the_outbox(tmp_path):
     assert table.changelog_topic.value_serializer == TIMELINE_CODEC
 
 
-def test_changelog_records_are_the_bytes_faust_would_write(tmp_path, monkeypatch):
+def _table_writing_to_a_list(tmp_path, monkeypatch):
+    """The worker's calls table, whose outbox records each changelog record in the list returned."""
     settings = Settings()
     settings.worker.data_dir = tmp_path
     bus = create_app(settings)
-    table, produced = bus.calls_table, []
+    produced = []
     monkeypatch.setattr(bus.outbox, "produce", lambda *record: produced.append(record))
+    return bus.calls_table, produced
+
+
+def test_changelog_records_are_the_bytes_faust_would_write(tmp_path, monkeypatch):
+    table, produced = _table_writing_to_a_list(tmp_path, monkeypatch)
     timeline = _routed_timeline()
 
     table.send_changelog(4, timeline.call_id, timeline)
@@ -100,3 +106,15 @@ def test_a_changelog_write_and_a_deletion_reach_the_changelog_through_the_outbox
     assert json.loads(written.key()) == timeline.call_id == json.loads(deleted.key())
     assert codecs.get_codec(TIMELINE_CODEC).loads(written.value()) == timeline
     assert deleted.value() is None
+
+
+def test_put_writes_the_value_and_its_changelog_record_to_the_partition_named(tmp_path, monkeypatch):
+    table, produced = _table_writing_to_a_list(tmp_path, monkeypatch)
+    timeline = _routed_timeline()
+
+    table.put(timeline.call_id, timeline, 5)  # no stream event: Faust alone could not tell the partition
+
+    assert table[timeline.call_id] is timeline
+    assert [(topic, partition) for topic, _, _, partition in produced] == [(table.changelog_topic.get_topic_name(), 5)]
+    with pytest.raises(TypeError):  # the partition named held for that write only
+        table.partition_for_key(timeline.call_id)
