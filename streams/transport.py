@@ -26,13 +26,16 @@ Registered under the ``dispatchbus://`` URL scheme through the
   by :class:`App`). A partition the group never committed starts at its
   earliest record (the ``earliest`` policy; aiokafka would leave it wherever
   its fetcher was).
+* Records of topics registered with :meth:`App.deliver_directly` skip Faust's
+  conductor, channel and stream: the fetch loop hands each one to its handler
+  and acknowledges it once handled (see ``Consumer._drain_messages``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +54,9 @@ from .outbox import FLUSH_TIMEOUT_S, SHUTDOWN_TIMEOUT_S
 from .settings import Settings
 
 DEFAULT_FETCH_MAX_WAIT_MS = 500
+
+DirectHandler = Callable[[Any], Awaitable[None]]
+"""Handles one Faust ``Message`` delivered by :meth:`App.deliver_directly`."""
 
 
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -151,6 +157,22 @@ class Consumer(faust_aiokafka.Consumer):
             self._read_offset[tp] = offset or None
             self._resync[tp] = Resync(offset)
 
+    async def _deliver_directly(self, handler: DirectHandler, message: Any) -> bool:
+        """Handle one record with ``handler``; False when a rebalance suspended the flow first.
+
+        Table recovery closes the app's flow control: the record waits for it
+        to open, as Faust's path makes it wait.
+        """
+        if not self.app.flow_control.is_active():
+            await self.wait_first(self.app.flow_control.acquire(), self.suspend_flow.wait())
+        if self.suspend_flow.is_set() or not self.app.flow_control.is_active():
+            return False
+        self.track_message(message)
+        await handler(message)
+        self.ack(message)
+        self.app.sensors.on_message_out(message.tp, message.offset, message)
+        return True
+
     async def _check_first_after_seek(self, tp: Any, offset: int, batch: int) -> bool:
         """Whether a record may be delivered; seeks its partition back if it skipped ahead of the sought offset."""
         pending = self._resync.get(tp)
@@ -182,8 +204,18 @@ class Consumer(faust_aiokafka.Consumer):
         offsets back meanwhile, that record is delivered late but must not move
         them on again (``_seek_epoch``): it is fetched and handled once more.
         Every other record takes Faust's race.
+
+        A record of a topic registered with :meth:`App.deliver_directly` goes
+        to its handler from here, without Faust's per-record channel, event
+        and stream. It is tracked before and acknowledged after, like a
+        stream's event, so commits and a rebalance's wait for unacknowledged
+        records see it. While the flow is suspended (a rebalance) it is not
+        handled and does not count as read: the seek to the committed offsets
+        that ends the rebalance fetches it again.
         """
         callback = self.callback
+        direct = getattr(self.app, "direct_handlers", None)  # None: a plain faust.App
+        deliver_directly = self._deliver_directly
         getmany = self.getmany
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
@@ -224,7 +256,11 @@ class Consumer(faust_aiokafka.Consumer):
                                 self._n_acked = 0
                                 await self.commit()
                             epoch = self._seek_epoch
-                            if (
+                            handler = direct.get(message.topic) if direct else None
+                            if handler is not None:
+                                if not await deliver_directly(handler, message):
+                                    continue
+                            elif (
                                 not suspended()
                                 and flow_open()
                                 and producer_buffer.size <= producer_buffer.max_messages
@@ -280,6 +316,27 @@ class App(faust.App):
     @cached_property
     def flow_control(self) -> FlowControlEvent:
         return StreamFlowControl(self, loop=self.loop)
+
+    @cached_property
+    def direct_handlers(self) -> dict[str, DirectHandler]:
+        """Handlers by full topic name, see :meth:`deliver_directly`."""
+        return {}
+
+    def deliver_directly(self, topics: Iterable[str], handler: DirectHandler) -> None:
+        """Hand every record of ``topics`` to ``handler`` straight from the fetch loop, in order.
+
+        Faust's per-record path (conductor, channel, event, stream buffer and
+        the agent's task switch) costs more than many handlers. The topics
+        still need an agent (or a stream) subscribed to them: that is how Faust
+        subscribes to them and assigns their partitions. Its stream receives
+        nothing. The handler runs outside any stream, so Faust's
+        ``current_event()`` is None in it: a table write must name its
+        partition (:meth:`dispatchbus.tables.OutboxTable.put`). An exception
+        that escapes the handler stops the consumer, and the record is read
+        again after a restart.
+        """
+        for topic in topics:
+            self.direct_handlers[topic] = handler
 
 
 def first_buffered_offsets(queues: Any) -> dict[TP, int]:

@@ -7,6 +7,7 @@ from aiokafka.errors import IllegalStateError
 
 from faust.transport.drivers import by_url
 from faust.types import TP
+from mode.utils.queues import FlowControlEvent
 
 from dispatchbus import transport
 from dispatchbus.app import create_app
@@ -206,3 +207,78 @@ def test_clearing_the_apps_stream_buffers_rewinds_its_consumer(tmp_path, monkeyp
         return rewound
 
     assert asyncio.run(clear_buffers()) == [{p0: 5, p1: 40}]
+
+
+class DirectDelivery:
+    """What ``Consumer._deliver_directly`` touches, recorded in order (no broker)."""
+
+    _deliver_directly = transport.Consumer._deliver_directly
+
+    def __init__(self):
+        self.done = []
+        self.suspend_flow = asyncio.Event()
+        self.app = SimpleNamespace(
+            flow_control=FlowControlEvent(initially_suspended=False),
+            sensors=SimpleNamespace(on_message_out=lambda tp, offset, message: self.done.append(("out", offset))),
+        )
+
+    def track_message(self, message):
+        self.done.append(("track", message.offset))
+
+    def ack(self, message):
+        self.done.append(("ack", message.offset))
+
+    async def wait_first(self, *coros):
+        tasks = [asyncio.ensure_future(c) for c in coros]
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+
+    async def handler(self, message):
+        self.done.append(("handle", message.offset))
+
+    def deliver(self, offset):
+        message = SimpleNamespace(tp=TP("cad.calls", 0), offset=offset)
+        return asyncio.wait_for(self._deliver_directly(self.handler, message), timeout=10)
+
+
+def test_a_record_delivered_directly_is_tracked_handled_and_acknowledged_in_that_order():
+    async def run():
+        c = DirectDelivery()
+        return await c.deliver(7), c.done
+
+    assert asyncio.run(run()) == (True, [("track", 7), ("handle", 7), ("ack", 7), ("out", 7)])
+
+
+def test_a_record_fetched_while_a_rebalance_suspends_the_flow_is_left_unhandled_and_unread():
+    async def run():
+        c = DirectDelivery()
+        c.suspend_flow.set()
+        return await c.deliver(7), c.done
+
+    assert asyncio.run(run()) == (False, [])
+
+
+def test_a_record_waits_for_table_recovery_and_is_dropped_if_a_rebalance_comes_first():
+    async def run():
+        c = DirectDelivery()
+        c.app.flow_control.suspend()  # table recovery under way
+        waiting = asyncio.ensure_future(c.deliver(7))
+        for _ in range(5):  # enough turns for the delivery to run up to its wait
+            await asyncio.sleep(0)
+        assert not waiting.done() and c.done == []
+        c.app.flow_control.resume()
+        recovered = await waiting, list(c.done)
+
+        c = DirectDelivery()
+        c.app.flow_control.suspend()
+        waiting = asyncio.ensure_future(c.deliver(8))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        c.suspend_flow.set()  # a rebalance starts before the recovery ends
+        return recovered, (await waiting, c.done)
+
+    recovered, rebalanced = asyncio.run(run())
+    assert recovered == (True, [("track", 7), ("handle", 7), ("ack", 7), ("out", 7)])
+    assert rebalanced == (False, [])
+
