@@ -9,7 +9,8 @@ from faust.transport.drivers import by_url
 from faust.types import TP
 from mode.utils.queues import FlowControlEvent
 
-from dispatchbus import transport
+from dispatchbus import catalogue, transport
+from dispatchbus.agents import lifecycle
 from dispatchbus.app import create_app
 from dispatchbus.settings import Settings
 
@@ -282,3 +283,12 @@ def test_a_record_waits_for_table_recovery_and_is_dropped_if_a_rebalance_comes_f
     assert recovered == (True, [("track", 7), ("handle", 7), ("ack", 7), ("out", 7)])
     assert rebalanced == (False, [])
 
+
+def test_the_worker_delivers_its_call_events_directly_and_the_other_agents_inputs_through_faust(tmp_path):
+    settings = Settings()
+    settings.worker.data_dir = tmp_path
+    bus = create_app(settings)
+    direct = bus.app.direct_handlers
+    inputs = {spec.full_name(settings.topics) for spec in lifecycle.INPUTS}
+    assert set(direct) == inputs and len(set(direct.values())) == 1
+    assert catalogue.UNIT_STATUS.full_name(settings.topics) not in direct

@@ -117,3 +117,34 @@ def test_policy_hot_reload_takes_effect_and_rejects_bad_files(tmp_path, start_wo
         [third] = decisions.wait(lambda d: d.call_id == "R3")
         assert third.policy_version == "1.1.0", "a bad policy never reaches the agents"
     assert "policy file" in worker.log() and "rejected" in worker.log()
+
+
+def test_the_worker_commits_the_offsets_of_the_calls_it_handled(bus_settings, start_worker):
+    """The lifecycle's records skip Faust's streams; their acknowledgements must still reach the commits."""
+    from confluent_kafka import Consumer, TopicPartition
+    from faust.types import TP
+
+    from dispatchbus.transport import verified_end_offsets
+
+    start_worker()
+    _, calls = scenario(datetime.now(timezone.utc))
+    producer = EventProducer(bus_settings)
+    for c in calls:
+        producer.send(catalogue.CAD_CALLS, c)
+    producer.flush()
+    topic = catalogue.CAD_CALLS.full_name(bus_settings.topics)
+    partitions = [TopicPartition(topic, p) for p in range(catalogue.CAD_CALLS.partition_count(bus_settings.topics))]
+    # Only reads the group's committed offsets: a consumer that never subscribes does not join the group.
+    probe = Consumer(bus_settings.kafka.consumer_config(bus_settings.worker.app_id))
+    try:
+        reported = {TP(topic, tp.partition): probe.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions}
+        ends = {tp.partition: end for tp, end in verified_end_offsets(bus_settings, reported).items()}
+        assert sum(ends.values()) == len(calls)
+
+        def committed_to_the_end():
+            got = {tp.partition: tp.offset for tp in probe.committed(partitions, timeout=10)}
+            return all(got[p] == end for p, end in ends.items() if end > 0)
+
+        wait_for(committed_to_the_end, timeout=60, interval=0.5, what="the committed offsets to reach every call")
+    finally:
+        probe.close()
