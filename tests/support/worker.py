@@ -27,8 +27,13 @@ class WorkerProcess:
 
     def metrics_text(self) -> str:
         url = f"http://{self.settings.worker.web_host}:{self.settings.worker.web_port}/metrics"
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return resp.read().decode()
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return resp.read().decode()
+        except OSError as exc:  # say why, so that a failure in CI can be diagnosed from its report
+            state = "running" if self.child.running else f"exited with {self.child.returncode}"
+            raise AssertionError(f"{url} unreachable ({exc}); the worker is {state}; its log ends:\n"
+                                 f"{self.log()[-4000:]}") from exc
 
     def wait_ready(self, timeout: float = 60.0, after: int = 0) -> None:
         """Wait until the worker logs readiness (counting only log text after offset ``after``)."""
