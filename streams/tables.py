@@ -9,6 +9,8 @@ producer, so a changelog record costs a librdkafka ``produce``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -54,21 +56,21 @@ class OutboxTable(faust.Table):
 
     def put(self, key: Any, value: Any, partition: int) -> None:
         """``table[key] = value`` with the changelog record in ``partition``, inside a stream or not."""
-        self._partition = partition
-        try:
+        with self._changelog_partition(partition):
             self[key] = value
-        finally:
-            self._partition = None
 
     def delete(self, key: Any, partition: int) -> None:
-        """``del table[key]`` outside stream iteration, with the tombstone in ``partition``.
+        """``del table[key]`` with the tombstone in ``partition``, inside a stream or not."""
+        with self._changelog_partition(partition):
+            del self[key]
 
-        Faust takes a changelog record's partition from the stream's current
-        event, and a timer has none.
-        """
+    @contextmanager
+    def _changelog_partition(self, partition: int) -> Iterator[None]:
+        # Faust takes a changelog record's partition from the stream's current event; a timer or
+        # a record delivered past the streams (transport.App.deliver_directly) has none.
         self._partition = partition
         try:
-            del self[key]
+            yield
         finally:
             self._partition = None
 
