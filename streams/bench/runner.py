@@ -20,10 +20,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .costs import STAGES, CallCosts, measure_in_child
 from .measure import Spread, machine, versions
 from .offline import OfflineRun, generate, route_once
 from .stages import KINDS, TITLES, Phases, PipelineRun, fresh_run_tag, run_pipeline
@@ -37,6 +38,8 @@ class Plan:
     repetitions: int
     phases: Phases
     offline_calls: int
+    cost_calls: int
+    """Calls taken through the bus's stages in process (:mod:`dispatchbus.bench.costs`) per repetition."""
 
 
 PLANS = {
@@ -44,19 +47,19 @@ PLANS = {
         "full", 3,
         Phases({"raw": 60_000, "faust": 30_000, "worker": 15_000}, rate=1000, latency_seconds=15, warmup_seconds=2,
                low_rate=500, low_seconds=10, reply_calls=5_000),
-        1_000_000,
+        1_000_000, 20_000,
     ),
     "quick": Plan(
         "quick", 3,
         Phases({"raw": 20_000, "faust": 10_000, "worker": 6_000}, rate=1000, latency_seconds=6, warmup_seconds=1,
                low_rate=500, low_seconds=4, reply_calls=2_000),
-        200_000,
+        200_000, 10_000,
     ),
     "smoke": Plan(
         "smoke", 1,
         Phases({"raw": 300, "faust": 300, "worker": 300}, rate=1000, latency_seconds=1.5, warmup_seconds=0.25,
                low_rate=200, low_seconds=1, idle_seconds=0.5, reply_calls=100),
-        3_000,
+        3_000, 300,
     ),
 }
 """Sizes: the whole full run takes about 10 minutes on 2 cores, quick about 4, smoke well under one."""
@@ -79,6 +82,7 @@ class Results:
     broker: str
     pipelines: dict[str, list[PipelineRun]]
     offline: list[OfflineRun]
+    costs: list[CallCosts] = field(default_factory=list)
     seconds: float = math.nan
 
     # -- derived figures ------------------------------------------------------
@@ -97,6 +101,15 @@ class Results:
         below = den_figure or figure
         pairs = zip(self.pipelines.get(num, []), self.pipelines.get(den, []))
         return Spread.of(figure(a) / below(b) for a, b in pairs if below(b) > 0)
+
+    def cost(self, stage: str) -> Spread:
+        """CPU microseconds per new call of one in-process stage (or ``total``), over the repetitions."""
+        return Spread.of(getattr(c, stage) for c in self.costs)
+
+    def call_budget_us(self) -> Spread:
+        """What a call may cost in all at the throughput target: 1 / (target x bare-Faust events/s)."""
+        bound = TARGETS["worker_vs_faust_throughput"]
+        return Spread.of(1e6 / (bound * r.throughput) for r in self.pipelines.get("faust", []) if r.throughput > 0)
 
     def targets(self) -> list[dict[str, Any]]:
         thr = self.paired("worker", "faust", _throughput)
@@ -177,6 +190,9 @@ class Results:
                 "peak_rss_mib": Spread.of(r.peak_rss_mib for r in self.offline).to_json(),
                 "runs": [vars(r) | {"calls_per_s": r.calls_per_s} for r in self.offline],
             },
+            "costs_us_per_call": {stage: self.cost(stage).to_json() for stage in (*STAGES, "total")}
+            | {"calls": self.costs[0].calls if self.costs else 0},
+            "call_budget_us": self.call_budget_us().to_json(),
             "targets": self.targets(),
         }
 
@@ -298,12 +314,37 @@ def report(res: Results, out: IO[str]) -> None:
             f"   {'calls/s':50} {off.format(0)}\n"
             f"   {'peak RSS, MiB (ru_maxrss)':50} {rss.format(0)}\n"
         )
+    if res.costs:
+        _report_costs(res, w)
     w("\ntargets\n")
     for t in res.targets():
         verdict = "n/a" if t["met"] is None else ("met" if t["met"] else "MISSED")
         digits = 0 if t["bound"] >= 100 else 2
         w(f"   {t['target']:50} {t['median']:,.{digits}f} (want {t['op']} {t['bound']:,.{digits}f}): {verdict}\n")
     w(f"\ntotal {res.seconds / 60:.1f} min\n")
+
+
+COST_LABELS = {
+    "decode": "decode (Avro body + validation)",
+    "route": "route (policy, decision, handoff, timeline)",
+    "store": "store (the timeline's changelog JSON)",
+    "encode": "encode (decision + handoff request to Avro)",
+    "total": "total",
+}
+
+
+def _report_costs(res: Results, w: Callable[[str], Any]) -> None:
+    worker_us = res.spread("worker", lambda r: r.cpu_per_1000_saturated * 1000)
+    budget = res.call_budget_us()
+    w(
+        f"\n5  the bus's own work per new call, in process (no Kafka, no Faust; "
+        f"python -m dispatchbus.bench.costs, {res.costs[0].calls:,} calls), CPU us per call\n"
+    )
+    for stage in (*STAGES, "total"):
+        w(f"   {COST_LABELS[stage]:50} {res.cost(stage).format(1)}\n")
+    w(f"   {'worker CPU per call at saturation, us':50} {worker_us.format(0)}\n")
+    bound = TARGETS["worker_vs_faust_throughput"]
+    w(f"   {f'a call in all at {bound:.0%} of bare-Faust throughput, us':50} {budget.format(0)}\n")
 
 
 # -- running ---------------------------------------------------------------------
@@ -358,6 +399,11 @@ def run(
                     f"  {run_.throughput:,.0f} events/s; p50 {run_.latency(50):.1f} ms, p99 {run_.latency(99):.1f} ms "
                     f"at {plan.phases.rate:,.0f}/s"
                 )
+    for rep in range(1, plan.repetitions + 1):
+        say(f"repetition {rep}/{plan.repetitions}: the bus's stages in process")
+        costs = measure_in_child(plan.cost_calls)
+        results.costs.append(costs)
+        say(f"  {costs.total:.1f} us per call")
     if offline:
         scratch = Path(tempfile.mkdtemp(prefix="route-", dir=workdir))
         try:
@@ -394,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
 
     plan = PLANS["smoke" if args.smoke else "quick" if args.quick else "full"]
     if args.repetitions:
-        plan = Plan(plan.name, args.repetitions, plan.phases, plan.offline_calls)
+        plan = Plan(plan.name, args.repetitions, plan.phases, plan.offline_calls, plan.cost_calls)
     command = "python -m dispatchbus.bench" + (" --smoke" if args.smoke else " --quick" if args.quick else "")
     if args.repetitions:
         command += f" --repetitions {args.repetitions}"

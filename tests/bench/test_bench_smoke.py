@@ -36,7 +36,8 @@ def test_smoke_run_produces_every_figure(broker, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     for heading in ("raw confluent-kafka pass-through", "bare Faust agent", "routing worker",
-                    "dispatchbus route (offline)", "targets", "machine:", "versions:"):
+                    "dispatchbus route (offline)", "the bus's own work per new call", "targets", "machine:",
+                    "versions:"):
         assert heading in result.stdout
 
     leftover = sorted(_topics(broker) - before)
@@ -73,6 +74,10 @@ def test_smoke_run_produces_every_figure(broker, tmp_path):
     offline = figures["offline"]
     assert offline["calls"] == 3000
     assert positive(offline["calls_per_s"]["median"]) and positive(offline["peak_rss_mib"]["median"])
+    costs = figures["costs_us_per_call"]
+    assert costs["calls"] == 300
+    assert all(positive(costs[stage]["median"]) for stage in ("decode", "route", "store", "encode"))
+    assert positive(figures["call_budget_us"]["median"])
     assert [t["target"] for t in figures["targets"]] and all(t["met"] in (True, False) for t in figures["targets"])
 
 
