@@ -82,12 +82,14 @@ def measure(calls: int, *, seed: int = 11) -> CallCosts:
         # Call after call, as the worker goes: each stage finds the caches as the previous one left them.
         clock = time.thread_time
         spent = [0.0] * len(STAGES)
+        kept: dict[str, object] = {}  # the worker's table holds every timeline, and its collector walks them
         for value in records:
             t0 = clock()
             event = serde.decode(value)
             t1 = clock()
             timeline, fx = apply(None, event, ctx)
             t2 = clock()
+            kept[timeline.call_id] = timeline
             codec.dumps(timeline)
             t3 = clock()
             for decision in fx.decisions:
