@@ -18,6 +18,9 @@ process:
 
 CPU seconds are read from /proc/<pid>/stat of the processor process, and of
 the broker when its pid is known, over each phase.
+
+:func:`drain_only` runs the first phase alone, so that the drains of two
+processors can be paired back to back (the throughput ratio).
 """
 
 from __future__ import annotations
@@ -196,6 +199,118 @@ class ProcessorDied(RuntimeError):
     """A processor child process exited during a measurement."""
 
 
+@dataclass
+class _Setup:
+    """Fresh topics of one measured processor, and what feeds and reads them."""
+
+    settings: Settings
+    source: str
+    sink: str
+    serde: Any
+    sender: Sender
+    prefix: str
+
+    def delete_topics(self) -> None:
+        # Every processor leaves the broker as it found it: its topics (the catalogue's, and Faust's
+        # changelogs and internal topics named after the app id) would otherwise stay in memory.
+        name = self.prefix.rstrip(".")
+        delete_topics_starting_with(self.settings, (f"{name}.", f"{name}-"))
+
+
+def _setup(kind: str, bootstrap: str, prefix: str, data_dir: Path) -> _Setup:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = bench_settings(bootstrap, prefix, data_dir)
+    specs = catalogue.CATALOGUE if kind == "worker" else (catalogue.CAD_CALLS, PASSTHROUGH)
+    create_topics(settings, specs)
+    sink_spec = catalogue.DECISIONS if kind == "worker" else PASSTHROUGH
+    serde = serde_from_settings(settings)
+    return _Setup(settings, catalogue.CAD_CALLS.full_name(settings.topics), sink_spec.full_name(settings.topics),
+                  serde, Sender(settings), prefix)
+
+
+def _preload_backlog(kind: str, setup: _Setup, calls: list[ev.CallReceived]) -> list[tuple[bytes, bytes]]:
+    if kind == "worker":
+        units = catalogue.UNIT_STATUS.full_name(setup.settings.topics)
+        setup.sender.preload(units, encode(setup.serde, units, unit_statuses(), "unit_id"))
+    backlog = encode(setup.serde, setup.source, calls, "call_id")
+    setup.sender.preload(setup.source, backlog)
+    return backlog
+
+
+@dataclass(frozen=True)
+class Drain:
+    """A fresh processor draining a preloaded backlog of calls."""
+
+    kind: str
+    events: int
+    throughput: float
+    """Outputs per second, from the first output to the last, as the collector receives them."""
+    cpu_per_1000: float
+    broker_cpu_per_1000: float
+    started_s: float
+    """From spawning the processor to its first output."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind, "events": self.events, "throughput_eps": self.throughput,
+            "cpu_s_per_1000": self.cpu_per_1000, "broker_cpu_s_per_1000": self.broker_cpu_per_1000,
+            "started_s": self.started_s,
+        }
+
+
+def _drain(
+    kind: str, backlog: list[tuple[bytes, bytes]], collector: Collector, child: ChildProcess, log: Path, broker: Cpu
+) -> Drain:
+    """Wait for ``child`` (just spawned) to turn every record of ``backlog`` into an output."""
+    pid = child.proc.pid  # type: ignore[union-attr]
+    spawned = time.perf_counter()
+    marks: dict[str, float] = {}
+
+    def first() -> None:
+        marks["cpu"] = cpu_seconds(pid)
+        marks["broker"] = broker.seconds()
+
+    got = collector.collect(len(backlog), timeout=120 + len(backlog) / 200, on_first=first,
+                            alive=_alive_check(kind, child, log))
+    cpu_end = cpu_seconds(pid)
+    broker_end = broker.seconds()
+    if got.count < len(backlog) or got.first is None or got.last is None:
+        _alive_check(kind, child, log)()
+        raise RuntimeError(f"{kind}: only {got.count} of {len(backlog)} outputs arrived; log {log}")
+    span = got.last - got.first
+    per_1000 = 1000 / max(1, got.count - 1)
+    return Drain(
+        kind, got.count, (got.count - 1) / span if span > 0 else math.inf,
+        (cpu_end - marks["cpu"]) * per_1000, (broker_end - marks["broker"]) * per_1000, got.first - spawned,
+    )
+
+
+def _alive_check(kind: str, child: ChildProcess, log: Path) -> Callable[[], None]:
+    def alive() -> None:
+        if not child.running:
+            raise ProcessorDied(f"{kind} processor exited with {child.returncode}; log {log}:\n{child.log()[-3000:]}")
+
+    return alive
+
+
+def drain_only(
+    kind: str, bootstrap: str, label: str, calls: int, seed: int, workdir: Path, broker_pid: int | None = None
+) -> Drain:
+    """A fresh ``kind`` processor drains ``calls`` preloaded calls on fresh topics, and is stopped.
+
+    The same first phase as :func:`run_pipeline`, without the latency and
+    reply phases, so that drains of two processors can run back to back.
+    """
+    setup = _setup(kind, bootstrap, f"{label}.", (workdir / label).absolute())
+    backlog = _preload_backlog(kind, setup, fresh_calls(calls, seed=seed, tag=label))
+    log = workdir / f"{label}.log"
+    with Collector(setup.settings, setup.sink) as collector, \
+            _processor(kind, setup.settings, setup.source, setup.sink, log) as child:
+        drained = _drain(kind, backlog, collector, child, log, Cpu(broker_pid))
+    setup.delete_topics()
+    return drained
+
+
 def run_pipeline(
     kind: str, bootstrap: str, run_tag: str, rep: int, phases: Phases, workdir: Path, broker_pid: int | None = None
 ) -> PipelineRun:
@@ -203,54 +318,22 @@ def run_pipeline(
 
     With ``broker_pid`` (an embedded broker), the broker's CPU is measured over the same phases.
     """
-    prefix = f"{run_tag}-{kind}{rep}."
-    data_dir = (workdir / f"{kind}{rep}").absolute()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    settings = bench_settings(bootstrap, prefix, data_dir)
-    specs = catalogue.CATALOGUE if kind == "worker" else (catalogue.CAD_CALLS, PASSTHROUGH)
-    create_topics(settings, specs)
-    source = catalogue.CAD_CALLS.full_name(settings.topics)
-    sink_spec = catalogue.DECISIONS if kind == "worker" else PASSTHROUGH
-    sink = sink_spec.full_name(settings.topics)
-    serde = serde_from_settings(settings)
-    sender = Sender(settings)
+    setup = _setup(kind, bootstrap, f"{run_tag}-{kind}{rep}.", (workdir / f"{kind}{rep}").absolute())
+    settings, source, serde, sender = setup.settings, setup.source, setup.serde, setup.sender
 
     # Phase 1: preload, then let a fresh processor drain the backlog.
     seed = 1000 * rep + KINDS.index(kind)
-    if kind == "worker":
-        units = catalogue.UNIT_STATUS.full_name(settings.topics)
-        sender.preload(units, encode(serde, units, unit_statuses(), "unit_id"))
     backlog_calls = fresh_calls(phases.saturation_events[kind], seed=seed, tag=f"S{rep}")
-    backlog = encode(serde, source, backlog_calls, "call_id")
-    sender.preload(source, backlog)
+    backlog = _preload_backlog(kind, setup, backlog_calls)
 
     log = workdir / f"{kind}{rep}.log"
     with ExitStack() as stack:
-        collector = stack.enter_context(Collector(settings, sink))
-        child = stack.enter_context(_processor(kind, settings, source, sink, log))
+        collector = stack.enter_context(Collector(settings, setup.sink))
+        child = stack.enter_context(_processor(kind, settings, source, setup.sink, log))
         pid = child.proc.pid  # type: ignore[union-attr]
         broker = Cpu(broker_pid)
-        spawned = time.perf_counter()
-        marks: dict[str, float] = {}
-
-        def alive() -> None:
-            if not child.running:
-                raise ProcessorDied(f"{kind} processor exited with {child.returncode}; log {log}:\n{child.log()[-3000:]}")
-
-        def first() -> None:
-            marks["cpu"] = cpu_seconds(pid)
-            marks["broker"] = broker.seconds()
-
-        got = collector.collect(len(backlog), timeout=120 + len(backlog) / 200, on_first=first, alive=alive)
-        cpu_end = cpu_seconds(pid)
-        broker_end = broker.seconds()
-        if got.count < len(backlog) or got.first is None or got.last is None:
-            alive()
-            raise RuntimeError(f"{kind}: only {got.count} of {len(backlog)} outputs arrived; log {log}")
-        span = got.last - got.first
-        throughput = (got.count - 1) / span if span > 0 else math.inf
-        cpu_sat = (cpu_end - marks["cpu"]) / max(1, got.count - 1) * 1000
-        started = got.first - spawned
+        alive = _alive_check(kind, child, log)
+        drained = _drain(kind, backlog, collector, child, log, broker)
         ready = _ready_line(kind)
         deadline = time.monotonic() + 60
         while ready not in child.log():
@@ -259,8 +342,8 @@ def run_pipeline(
                 raise RuntimeError(f"{kind}: no '{ready}' in {log}")
             time.sleep(0.05)
 
-        result = PipelineRun(kind, got.count, throughput, cpu_sat, started)
-        result.broker_cpu_per_1000_saturated = (broker_end - marks["broker"]) / max(1, got.count - 1) * 1000
+        result = PipelineRun(kind, drained.events, drained.throughput, drained.cpu_per_1000, drained.started_s)
+        result.broker_cpu_per_1000_saturated = drained.broker_cpu_per_1000
         result.broker_idle_percent = broker.percent_over(phases.idle_seconds)
         # Phase 2: fixed offered loads to the running processor.
         for i, (rate, seconds) in enumerate(phases.loads()):
@@ -277,10 +360,7 @@ def run_pipeline(
                 )
             with Collector(settings, catalogue.ESCALATIONS.full_name(settings.topics)) as esc:
                 result.escalations = esc.collect(1 << 30, timeout=1.0).count
-    # Every repetition leaves the broker as it found it: its topics (the catalogue's, and Faust's
-    # changelogs and internal topics named after the app id) would otherwise stay in memory.
-    name = prefix.rstrip(".")
-    delete_topics_starting_with(settings, (f"{name}.", f"{name}-"))
+    setup.delete_topics()
     return result
 
 

@@ -36,7 +36,8 @@ def test_smoke_run_produces_every_figure(broker, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     for heading in ("raw confluent-kafka pass-through", "bare Faust agent", "routing worker",
-                    "dispatchbus route (offline)", "the bus's own work per new call", "targets", "machine:",
+                    "dispatchbus route (offline)", "paired drains", "the bus's own work per new call", "targets",
+                    "machine:",
                     "versions:"):
         assert heading in result.stdout
 
@@ -74,6 +75,11 @@ def test_smoke_run_produces_every_figure(broker, tmp_path):
     offline = figures["offline"]
     assert offline["calls"] == 3000
     assert positive(offline["calls_per_s"]["median"]) and positive(offline["peak_rss_mib"]["median"])
+    drains = figures["paired_drains"]
+    assert drains["pairs"] == 1 and positive(drains["worker_vs_faust_throughput"]["median"])
+    [pair] = drains["runs"]
+    assert {kind: run["events"] for kind, run in pair.items()} == {"faust": 300, "worker": 300}
+    assert figures["targets"][0]["median"] == drains["worker_vs_faust_throughput"]["median"]
     costs = figures["costs_us_per_call"]
     assert costs["calls"] == 300
     assert all(positive(costs[stage]["median"]) for stage in ("decode", "route", "store", "encode"))
