@@ -64,7 +64,7 @@ PLANS = {
         3_000, 300, 1,
     ),
 }
-"""Sizes: the whole full run takes about 10 minutes on 2 cores, quick about 4, smoke well under one."""
+"""Sizes: the whole full run takes about 11 minutes on 2 cores, quick about 5, smoke about one."""
 
 TARGETS = {
     "worker_vs_faust_throughput": 0.80,
@@ -469,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Throughput and latency of the bus against a raw Kafka pass-through and a bare Faust agent.",
     )
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="shorter phases and 200 000 offline calls (~4 min)")
+    size.add_argument("--quick", action="store_true", help="shorter phases, 4 paired drains and 200 000 offline calls (~5 min)")
     size.add_argument("--smoke", action="store_true", help="a few seconds per stage, one repetition (for tests)")
     parser.add_argument("--repetitions", type=int, default=None, help="override the plan's repetitions")
     parser.add_argument("--bootstrap", metavar="HOST:PORT", help="use this broker instead of starting one")
