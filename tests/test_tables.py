@@ -118,3 +118,14 @@ def test_put_writes_the_value_and_its_changelog_record_to_the_partition_named(tm
     assert [(topic, partition) for topic, _, _, partition in produced] == [(table.changelog_topic.get_topic_name(), 5)]
     with pytest.raises(TypeError):  # the partition named held for that write only
         table.partition_for_key(timeline.call_id)
+
+
+def test_peek_reads_what_put_wrote_and_none_for_an_unknown_key(tmp_path, monkeypatch):
+    table, _ = _table_writing_to_a_list(tmp_path, monkeypatch)
+    timeline = _routed_timeline()
+    assert table.peek(timeline.call_id) is None
+
+    table.put(timeline.call_id, timeline, 1)
+
+    assert table.peek(timeline.call_id) is timeline is table.get(timeline.call_id)
+    assert timeline.call_id in table and len(table) == 1

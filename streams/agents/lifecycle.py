@@ -135,7 +135,7 @@ def register(bus: Any, **_: Any) -> None:
         if not isinstance(event, HANDLED_TYPES):  # a type this agent ignores
             return
         policy = holder.current
-        new, fx = apply(calls.get(event.call_id), event, Context(policy, unit_lookup))
+        new, fx = apply(calls.peek(event.call_id), event, Context(policy, unit_lookup))
         if fx.duplicate and not fx.resend:
             return
         if not fx.duplicate:  # a resend (redelivered last event) only sends again
