@@ -366,7 +366,11 @@ COST_LABELS = {
 
 
 def _report_costs(res: Results, w: Callable[[str], Any]) -> None:
-    worker_us = res.spread("worker", lambda r: r.cpu_per_1000_saturated * 1000)
+    # In the drains the throughput target is judged on: the paired ones when there are any.
+    if res.pairs:
+        worker_us = Spread.of(pair["worker"].cpu_per_1000 * 1000 for pair in res.pairs)
+    else:
+        worker_us = res.spread("worker", lambda r: r.cpu_per_1000_saturated * 1000)
     budget = res.call_budget_us()
     w(
         f"\n5  the bus's own work per new call, in process (no Kafka, no Faust; "
@@ -374,7 +378,7 @@ def _report_costs(res: Results, w: Callable[[str], Any]) -> None:
     )
     for stage in (*STAGES, "total"):
         w(f"   {COST_LABELS[stage]:50} {res.cost(stage).format(1)}\n")
-    w(f"   {'worker CPU per call at saturation, us':50} {worker_us.format(0)}\n")
+    w(f"   {'worker CPU per call in its drains, us':50} {worker_us.format(0)}\n")
     bound = TARGETS["worker_vs_faust_throughput"]
     w(f"   {f'a call in all at {bound:.0%} of bare-Faust throughput, us':50} {budget.format(0)}\n")
 
