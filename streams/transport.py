@@ -34,6 +34,8 @@ Registered under the ``dispatchbus://`` URL scheme through the
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -55,6 +57,9 @@ from .settings import Settings
 
 DEFAULT_FETCH_MAX_WAIT_MS = 500
 
+SEEK_TIMEOUT_S = 30.0
+"""Longest the app's thread waits for the consumer's thread to carry out a seek."""
+
 DirectHandler = Callable[[Any], Awaitable[None]]
 """Handles one Faust ``Message`` delivered by :meth:`App.deliver_directly`."""
 
@@ -68,6 +73,34 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         # has not happened yet: setting it here is equivalent to the constructor argument.
         consumer._fetch_max_wait_ms = fetch_max_wait_ms(self.app)
         return consumer
+
+    def seek(self, partition: Any, offset: int) -> None:
+        """Seek in the consumer's own thread, and wait for it there.
+
+        aiokafka's fetcher is not thread-safe. A seek drops the partition's
+        fetched records; called from the app's thread, as Faust does, it could
+        drop them while the consumer's thread was iterating over them, and the
+        ``KeyError`` in ``fetched_records`` stopped the worker. The caller's
+        thread waits only until the consumer's loop runs the seek: that loop
+        never waits for the caller's.
+        """
+        seek = super().seek
+        loop = self.thread_loop
+        thread = getattr(self, "_thread", None)
+        if not loop.is_running() or (thread is not None and thread.ident == threading.get_ident()):
+            seek(partition, offset)  # not running yet, or already in the consumer's thread
+            return
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def run() -> None:
+            if done.set_running_or_notify_cancel():
+                try:
+                    done.set_result(seek(partition, offset))
+                except BaseException as exc:  # the caller gets it (IllegalStateError: no longer assigned)
+                    done.set_exception(exc)
+
+        loop.call_soon_threadsafe(run)
+        done.result(timeout=SEEK_TIMEOUT_S)
 
     async def _highwaters(self, partitions: list[Any]) -> Mapping[Any, int]:
         ends = await super()._highwaters(partitions)

@@ -1,10 +1,13 @@
 import asyncio
 import logging
+import threading
 from collections import defaultdict
 from types import SimpleNamespace
 
+import pytest
 from aiokafka.errors import IllegalStateError
 
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.drivers import by_url
 from faust.types import TP
 from mode.utils.queues import FlowControlEvent
@@ -13,6 +16,8 @@ from dispatchbus import catalogue, transport
 from dispatchbus.agents import lifecycle
 from dispatchbus.app import create_app
 from dispatchbus.settings import Settings
+
+from .support.waiting import wait_for
 
 
 def test_dispatchbus_scheme_resolves_to_our_driver():
@@ -292,3 +297,53 @@ def test_the_worker_delivers_its_call_events_directly_and_the_other_agents_input
     inputs = {spec.full_name(settings.topics) for spec in lifecycle.INPUTS}
     assert set(direct) == inputs and len(set(direct.values())) == 1
     assert catalogue.UNIT_STATUS.full_name(settings.topics) not in direct
+
+
+class LoopThread:
+    """An event loop running in a thread of its own, like the consumer thread's."""
+
+    def __enter__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        wait_for(self.loop.is_running, timeout=10, what="the thread's event loop")
+        return self
+
+    def __exit__(self, *exc):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+def _consumer_thread_on(loop_thread, monkeypatch):
+    """A driver ConsumerThread whose loop is ``loop_thread``'s; the seeks it makes are recorded with their thread."""
+    seeks = []
+
+    def recording_seek(self, tp, offset):
+        if offset < 0:
+            raise IllegalStateError(f"{tp} is not assigned")
+        seeks.append((tp, offset, threading.get_ident()))
+
+    monkeypatch.setattr(faust_aiokafka.AIOKafkaConsumerThread, "seek", recording_seek)
+    consumer_thread = object.__new__(transport.ConsumerThread)  # only seek's state: its loop and thread
+    consumer_thread.thread_loop, consumer_thread._thread = loop_thread.loop, loop_thread.thread
+    return consumer_thread, seeks
+
+
+def test_a_seek_from_the_apps_thread_runs_in_the_consumers_thread(monkeypatch):
+    tp = TP("t.cad.calls", 3)
+    with LoopThread() as loop_thread:
+        consumer_thread, seeks = _consumer_thread_on(loop_thread, monkeypatch)
+
+        consumer_thread.seek(tp, 42)
+
+        assert seeks == [(tp, 42, loop_thread.thread.ident)]  # done when seek returns, in the loop's thread
+        with pytest.raises(IllegalStateError):  # its failure reaches the caller
+            consumer_thread.seek(tp, -1)
+        # called from the consumer's own thread it runs there directly (waiting would deadlock)
+        asyncio.run_coroutine_threadsafe(_seek_soon(consumer_thread, tp, 7), loop_thread.loop).result(10)
+        assert seeks[-1] == (tp, 7, loop_thread.thread.ident)
+
+
+async def _seek_soon(consumer_thread, tp, offset):
+    consumer_thread.seek(tp, offset)
