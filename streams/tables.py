@@ -9,8 +9,6 @@ producer, so a changelog record costs a librdkafka ``produce``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -51,7 +49,6 @@ class OutboxTable(faust.Table):
             # Faust derives the codec from value_type (Faust records only); set before the
             # changelog topic and the store, which copy it, are created.
             self.value_serializer = value_serializer
-        self._partition: int | None = None
         self._codecs: dict[Any, CodecT] = {}
 
     def put(self, key: Any, value: Any, partition: int) -> None:
@@ -69,19 +66,9 @@ class OutboxTable(faust.Table):
         return self.data.get(key)
 
     def delete(self, key: Any, partition: int) -> None:
-        """``del table[key]`` with the tombstone in ``partition``, inside a stream or not."""
-        with self._changelog_partition(partition):
-            del self[key]
-
-    @contextmanager
-    def _changelog_partition(self, partition: int) -> Iterator[None]:
-        # Faust takes a changelog record's partition from the stream's current event; a timer or
-        # a record delivered past the streams (transport.App.deliver_directly) has none.
-        self._partition = partition
-        try:
-            yield
-        finally:
-            self._partition = None
+        """``del table[key]`` with the tombstone in ``partition``, inside a stream or not (as :meth:`put`)."""
+        del self.data[key]  # first: an absent key raises KeyError and writes nothing
+        self.send_changelog(partition, key, None, value_serializer="raw")
 
     def _codec(self, serializer: Any) -> CodecT:
         # The codec itself, resolved once: Faust's prepare_key/prepare_value look it up (and
@@ -90,11 +77,6 @@ class OutboxTable(faust.Table):
         if codec is None:
             codec = self._codecs[serializer] = codecs.get_codec(serializer)
         return codec
-
-    def partition_for_key(self, key: Any) -> int | None:
-        if self._partition is not None:
-            return self._partition
-        return super().partition_for_key(key)
 
     def send_changelog(
         self,
@@ -110,7 +92,8 @@ class OutboxTable(faust.Table):
         raw_key = key if isinstance(key, bytes) else self._codec(key_serializer or self.key_serializer).dumps(key)
         raw_value = None if value is None else self._codec(value_serializer or self.value_serializer).dumps(value)
         outbox.produce(self.changelog_topic.get_topic_name(), raw_key, raw_value, partition)
-        # Faust's on_key_del reads the partition from what this returns (a FutureMessage normally).
+        # Faust's on_key_set/on_key_del (a write inside a stream) read the partition from what this
+        # returns, a FutureMessage from Faust's own send.
         return SimpleNamespace(message=SimpleNamespace(partition=partition))
 
 

@@ -116,8 +116,24 @@ def test_put_writes_the_value_and_its_changelog_record_to_the_partition_named(tm
 
     assert table[timeline.call_id] is timeline
     assert [(topic, partition) for topic, _, _, partition in produced] == [(table.changelog_topic.get_topic_name(), 5)]
-    with pytest.raises(TypeError):  # the partition named held for that write only
-        table.partition_for_key(timeline.call_id)
+
+
+def test_delete_removes_the_key_and_writes_its_tombstone_to_the_partition_named(tmp_path, monkeypatch):
+    table, produced = _table_writing_to_a_list(tmp_path, monkeypatch)
+    timeline, other = _routed_timeline(), apply(None, call(4), Context(load_reference_policy("911-led"),
+                                                                          AvailabilityBook()))[0]
+    table.put(timeline.call_id, timeline, 3)
+    table.put(other.call_id, other, 3)
+    produced.clear()
+
+    table.delete(timeline.call_id, 3)  # no stream event, as in the deadline timer
+
+    assert timeline.call_id not in table and table.peek(other.call_id) is other
+    faust_key, _ = table.changelog_topic.prepare_key(timeline.call_id, table.key_serializer)
+    assert produced == [(table.changelog_topic.get_topic_name(), faust_key, None, 3)]
+    with pytest.raises(KeyError):  # as del table[key], and no second tombstone
+        table.delete(timeline.call_id, 3)
+    assert len(produced) == 1
 
 
 def test_peek_reads_what_put_wrote_and_none_for_an_unknown_key(tmp_path, monkeypatch):
