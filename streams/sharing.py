@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from .contract.events import CallReceived, HandoffRequested, RoutingDecision, Screening
+from .contract.events import CallReceived, HandoffRequested, RoutingDecision, Screening, utc_millis
 from .contract.ids import uuid5
 
 _HANDOFF_NAMESPACE = uuid.UUID("0c6f3f0e-8f0a-4a8e-9a55-3b1d7c2e4a90")
@@ -55,7 +55,9 @@ def handoff_request(
 ) -> HandoffRequested:
     """The request sent to ``decision.target``, holding only what that agency may see."""
     allowed = SHARED_FIELDS[decision.target]
-    return HandoffRequested(
+    requested_at = utc_millis(requested_at)
+    # Built without validating again: every value comes from the validated call and decision.
+    return HandoffRequested.trusted(
         event_id=handoff_id(decision.event_id, attempt),
         correlation_id=call.call_id,
         causation_id=decision.event_id,
@@ -64,7 +66,7 @@ def handoff_request(
         agency=decision.target,
         team=decision.team,
         requested_at=requested_at,
-        deadline_at=requested_at + timedelta(seconds=timeout_seconds) if timeout_seconds else None,
+        deadline_at=utc_millis(requested_at + timedelta(seconds=timeout_seconds)) if timeout_seconds else None,
         call_type=call.call_type,
         priority=call.priority,
         location=call.location if "location" in allowed else None,

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Literal, NamedTuple, Protocol
 from uuid import UUID
 
-from dispatchbus.contract.events import CallReceived, RoutingDecision, Screening
+from dispatchbus.contract.events import CallReceived, RoutingDecision, Screening, utc_millis
 from dispatchbus.contract.ids import uuid5, uuid5_str
 
 from . import reasons as rc
@@ -207,7 +207,11 @@ def _decision(
     trigger_event_id: UUID,
     decided_at: datetime,
 ) -> RoutingDecision:
-    return RoutingDecision(
+    # The other values come from the validated call, the loaded policy or the verdict's closed sets.
+    if not isinstance(trigger_event_id, UUID):
+        trigger_event_id = UUID(str(trigger_event_id))
+    decided_at = utc_millis(decided_at)
+    return RoutingDecision.trusted(
         event_id=decision_id(trigger_event_id, sequence),
         correlation_id=call.call_id,
         causation_id=trigger_event_id,

@@ -1,14 +1,17 @@
-"""Timestamps in events are UTC at millisecond precision, whatever tzinfo they arrive with."""
+"""Timestamps in events are UTC at millisecond precision, whatever tzinfo they arrive with; trusted records."""
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from faust.serializers import codecs
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
+from dispatchbus.contract import events as ev
 from dispatchbus.lifecycle.timeline import Hop, Timeline
 from dispatchbus.tables import TIMELINE_CODEC
 
 from ..support.samples import call
+from ..support.validated import assert_as_validated
 
 
 def test_a_timestamp_parsed_from_json_comes_back_as_utc_at_millisecond_precision():
@@ -34,3 +37,30 @@ def test_a_recovered_timeline_carries_utc_timestamps():
     recovered = codec.loads(codec.dumps(timeline))
     assert recovered == timeline
     assert recovered.call.received_at.tzinfo is timezone.utc and recovered.hops[0].at.tzinfo is timezone.utc
+
+
+def test_a_trusted_record_is_the_validated_record_without_the_checks():
+    received = call(5)
+    trusted = ev.CallReceived.trusted(**received.__dict__)
+    assert trusted == received and trusted is not received
+    assert_as_validated(trusted)
+    assert trusted.model_fields_set == set(ev.CallReceived.model_fields)
+    with pytest.raises(ValidationError):  # still frozen
+        trusted.priority = 1
+
+
+def test_a_trusted_record_needs_every_field():
+    values = dict(call(5).__dict__)
+    del values["narrative"]
+    with pytest.raises(AssertionError, match="every field"):
+        ev.CallReceived.trusted(**values)
+
+
+def test_utc_millis_normalises_and_refuses_a_naive_timestamp():
+    local = datetime(2026, 5, 4, 20, 0, 0, 123_456, tzinfo=timezone(timedelta(hours=2)))
+    normal = ev.utc_millis(local)
+    assert normal == datetime(2026, 5, 4, 18, 0, 0, 123_000, tzinfo=timezone.utc)
+    assert normal.tzinfo is timezone.utc
+    assert ev.utc_millis(normal) is normal
+    with pytest.raises(ValueError, match="time zone"):
+        ev.utc_millis(datetime(2026, 5, 4, 18, 0))

@@ -7,6 +7,7 @@ from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
 from dispatchbus.policy.loader import load_reference_policy
 
+from ..support.validated import assert_as_validated
 from .scenario import CALL_TYPES, KINDS, MODELS, Script, next_event
 
 STEPS = st.lists(st.sampled_from(KINDS), max_size=12)
@@ -27,6 +28,9 @@ def test_a_call_always_has_a_holder_and_duplicates_change_nothing(model, call_ty
     ctx = Context(load_reference_policy(model), AvailabilityBook())
     tl, fx = apply(None, s.call(call_type), ctx)
     assert len(fx.decisions) == 1
+    assert tl.call.narrative is None
+    for built in (tl.call, *fx.decisions, *fx.handoffs):  # built without validation, as validation builds them
+        assert_as_validated(built)
     last_event = None
     ids = [d.event_id for d in tl.decisions]
     for i, kind in enumerate(steps):
@@ -36,6 +40,8 @@ def test_a_call_always_has_a_holder_and_duplicates_change_nothing(model, call_ty
             assert tl.to_json() == before, "a redelivered event changes nothing"
             assert fx.resend or (not fx.decisions and not fx.handoffs)
         last_event = event or last_event
+        for built in (fx.decisions + fx.handoffs) if fx is not None else ():
+            assert_as_validated(built)
         assert tl.holder is not None, "no call is ever left without a holder"
         if tl.status == "waiting":
             assert tl.pending is not None and tl.pending.agency == tl.holder

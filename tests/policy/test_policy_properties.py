@@ -11,10 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from policy_helpers import make_status
 
-from dispatchbus.contract.events import CallReceived
+from dispatchbus.contract.events import CallReceived, utc_millis
 from dispatchbus.contract.jsonlines import to_json_line
-from dispatchbus.policy import REASON_CODES, AvailabilityBook, decide, load_reference_policy, primary_reason_code
+from dispatchbus.policy import REASON_CODES, AvailabilityBook, decide, load_reference_policy, primary_reason_code, reroute
 from dispatchbus.policy.offline import route_bytes
+from dispatchbus.sharing import handoff_request
+from tests.support.validated import assert_as_validated
 
 POLICIES = [load_reference_policy(m) for m in ("911-led", "embedded-professional", "external-hotline")]
 TARGETS = {"community_responder", "embedded_professional", "external_hotline", "police", "ems", "fire"}
@@ -108,3 +110,27 @@ def test_offline_lines_equal_the_contract_form_of_decide(batch, entries, policy_
     produced = "".join(out).splitlines()
     assert produced == [to_json_line(decide(policy, call, book)) for call in batch]
     assert all(json.loads(line)["type"] == "RoutingDecision" for line in produced)
+
+
+@settings(max_examples=200, deadline=None)
+@given(call=calls(), entries=statuses, policy_index=st.integers(0, 2), cause=st.sampled_from(["declined", "timed_out"]),
+       later_us=st.integers(0, 3_600_000_000), offset_min=st.integers(-12 * 60, 14 * 60),
+       timeout=st.one_of(st.none(), st.floats(0.001, 7200, allow_nan=False)))
+def test_decisions_and_handoff_requests_built_without_validation_are_what_validation_builds(
+    call, entries, policy_index, cause, later_us, offset_min, timeout
+):
+    policy = POLICIES[policy_index]
+    book = book_around(call, entries)
+    first = decide(policy, call, book)
+    # A trigger given as a string and an instant in another zone, below the millisecond: normalised as validation would.
+    later = (call.received_at + timedelta(microseconds=later_us)).astimezone(timezone(timedelta(minutes=offset_min)))
+    trigger = str(UUID(int=later_us, version=4))
+    second = reroute(policy, call, book, first, cause=cause, trigger_event_id=trigger, trigger_time=later)
+    for decision in (first, second):
+        if decision is None:
+            continue
+        assert_as_validated(decision)
+        request = handoff_request(call, decision, requested_at=decision.decided_at, timeout_seconds=timeout)
+        assert_as_validated(request)
+    if second is not None:
+        assert second.causation_id == UUID(trigger) and second.decided_at == utc_millis(later)
