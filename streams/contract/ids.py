@@ -17,15 +17,16 @@ _KEEP = ~((0xF000 << 64) | (0xC000 << 48))
 _VERSION_5 = (0x5000 << 64) | (0x8000 << 48)  # version 5, RFC 4122 variant
 _new = object.__new__
 _set = object.__setattr__  # UUID forbids attribute assignment once built
+_from_bytes = int.from_bytes
+_UNKNOWN = SafeUUID.unknown  # an enum member's lookup is a descriptor call
 
 
 def uuid5(namespace: UUID, name: str) -> UUID:
     """``uuid.uuid5(namespace, name)``, the same value, built directly from its integer."""
-    digest = sha1(namespace.bytes + name.encode()).digest()
-    value = (int.from_bytes(digest[:16], "big") & _KEEP) | _VERSION_5
+    digest = sha1(namespace.int.to_bytes(16) + name.encode()).digest()  # .bytes is a property around this
     derived = _new(UUID)
-    _set(derived, "int", value)
-    _set(derived, "is_safe", SafeUUID.unknown)
+    _set(derived, "int", (_from_bytes(digest[:16]) & _KEEP) | _VERSION_5)
+    _set(derived, "is_safe", _UNKNOWN)
     return derived
 
 
