@@ -78,6 +78,16 @@ class OutboxTable(faust.Table):
             codec = self._codecs[serializer] = codecs.get_codec(serializer)
         return codec
 
+    def _raw_key(self, key: Any, serializer: Any) -> bytes:
+        codec = self._codec(serializer)
+        if (
+            type(key) is str and type(codec) is codecs.json and len(codec.nodes) == 1
+            and key.isascii() and key.isprintable() and '"' not in key and "\\" not in key
+        ):
+            # A call id as JSON: the bytes Faust's codec writes (with orjson or json alone), in a tenth of the time.
+            return b'"' + key.encode() + b'"'
+        return codec.dumps(key)
+
     def send_changelog(
         self,
         partition: int | None,
@@ -89,7 +99,7 @@ class OutboxTable(faust.Table):
         outbox = getattr(self.app, "dispatchbus_outbox", None)
         if outbox is None or partition is None or not isinstance(self.data, MemoryStore):
             return super().send_changelog(partition, key, value, key_serializer, value_serializer)
-        raw_key = key if isinstance(key, bytes) else self._codec(key_serializer or self.key_serializer).dumps(key)
+        raw_key = key if isinstance(key, bytes) else self._raw_key(key, key_serializer or self.key_serializer)
         raw_value = None if value is None else self._codec(value_serializer or self.value_serializer).dumps(value)
         outbox.produce(self.changelog_topic.get_topic_name(), raw_key, raw_value, partition)
         # Faust's on_key_set/on_key_del (a write inside a stream) read the partition from what this

@@ -7,6 +7,8 @@ import json
 
 import pytest
 from confluent_kafka.admin import NewTopic
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from faust.serializers import codecs
 
 from dispatchbus.admin import admin_client
@@ -85,6 +87,20 @@ def test_changelog_records_are_the_bytes_faust_would_write(tmp_path, monkeypatch
         (topic.get_topic_name(), faust_key, faust_value, 4),
         (topic.get_topic_name(), faust_key, None, 4),
     ]
+
+
+def test_changelog_keys_are_the_bytes_faust_would_write_for_any_text(tmp_path, monkeypatch):
+    table, produced = _table_writing_to_a_list(tmp_path, monkeypatch)
+    topic = table.changelog_topic
+
+    @settings(max_examples=300, deadline=None)
+    @given(key=st.one_of(st.text(), st.from_regex(r"\AC-[0-9]{8}\Z"),
+                         st.sampled_from(['a"b', "a\\b", "é", "\x01", "\x7f", "", "C-1 2/3"])))
+    def same_bytes(key):
+        table.send_changelog(0, key, None)
+        assert produced[-1][1] == topic.prepare_key(key, table.key_serializer)[0]
+
+    same_bytes()
 
 
 @pytest.mark.broker
