@@ -130,12 +130,17 @@ def register(bus: Any, **_: Any) -> None:
     by_topic = {spec.full_name(settings.topics): spec for spec in INPUTS}
     source = app.topic(*by_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
+    ctx = Context(holder.current, unit_lookup)
+
     async def handle(message: Any) -> None:
         event = bus.decode(message, by_topic[message.topic])
         if not isinstance(event, HANDLED_TYPES):  # a type this agent ignores
             return
+        nonlocal ctx
         policy = holder.current
-        new, fx = apply(calls.peek(event.call_id), event, Context(policy, unit_lookup))
+        if ctx.policy is not policy:  # a reloaded policy
+            ctx = Context(policy, unit_lookup)
+        new, fx = apply(calls.peek(event.call_id), event, ctx)
         if fx.duplicate and not fx.resend:
             return
         if not fx.duplicate:  # a resend (redelivered last event) only sends again
