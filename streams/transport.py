@@ -60,6 +60,9 @@ DEFAULT_FETCH_MAX_WAIT_MS = 500
 SEEK_TIMEOUT_S = 30.0
 """Longest the app's thread waits for the consumer's thread to carry out a seek."""
 
+SEEK_POLL_S = 0.1
+"""How often a waiting seek checks that the consumer's loop still runs."""
+
 DirectHandler = Callable[[Any], Awaitable[None]]
 """Handles one Faust ``Message`` delivered by :meth:`App.deliver_directly`."""
 
@@ -82,7 +85,8 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         drop them while the consumer's thread was iterating over them, and the
         ``KeyError`` in ``fetched_records`` stopped the worker. The caller's
         thread waits only until the consumer's loop runs the seek: that loop
-        never waits for the caller's.
+        never waits for the caller's. Should that loop stop first (a shutdown),
+        the caller's thread runs the seek itself.
         """
         seek = super().seek
         loop = self.thread_loop
@@ -100,7 +104,16 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
                     done.set_exception(exc)
 
         loop.call_soon_threadsafe(run)
-        done.result(timeout=SEEK_TIMEOUT_S)
+        deadline = time.monotonic() + SEEK_TIMEOUT_S
+        while True:
+            try:
+                return done.result(timeout=SEEK_POLL_S)
+            except concurrent.futures.TimeoutError:
+                if not loop.is_running() and done.cancel():
+                    # The consumer's loop stopped (a shutdown) before it ran the seek: nothing iterates now.
+                    return seek(partition, offset)
+                if time.monotonic() > deadline:
+                    raise
 
     async def _highwaters(self, partitions: list[Any]) -> Mapping[Any, int]:
         ends = await super()._highwaters(partitions)

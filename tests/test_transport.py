@@ -345,5 +345,35 @@ def test_a_seek_from_the_apps_thread_runs_in_the_consumers_thread(monkeypatch):
         assert seeks[-1] == (tp, 7, loop_thread.thread.ident)
 
 
+def test_a_seek_whose_consumer_loop_stops_before_running_it_runs_in_the_callers_thread(monkeypatch):
+    tp = TP("t.cad.calls", 1)
+    with LoopThread() as loop_thread:
+        consumer_thread, seeks = _consumer_thread_on(loop_thread, monkeypatch)
+        loop = loop_thread.loop
+        inside, queued = threading.Event(), threading.Event()
+        schedule = loop.call_soon_threadsafe
+
+        def queue_and_tell(callback, *args):
+            handle = schedule(callback, *args)
+            queued.set()
+            return handle
+
+        def stop_once_the_seek_is_queued():
+            # Runs in the loop: the seek queued meanwhile is left for a next iteration that never comes.
+            inside.set()
+            queued.wait(10)
+            loop.stop()
+
+        schedule(stop_once_the_seek_is_queued)
+        assert inside.wait(10)
+        monkeypatch.setattr(loop, "call_soon_threadsafe", queue_and_tell)
+        caller = threading.Thread(target=consumer_thread.seek, args=(tp, 11))
+        caller.start()
+        caller.join(10)  # well before the 30 s a seek may wait for a running loop
+
+        assert not caller.is_alive()
+        assert seeks == [(tp, 11, caller.ident)]
+
+
 async def _seek_soon(consumer_thread, tp, offset):
     consumer_thread.seek(tp, offset)
