@@ -95,16 +95,13 @@ def _adopt(tl: Timeline, decision: ev.RoutingDecision, ctx: Context, fx: Effects
     if attempt == 0:
         tl.decisions.append(decision)
         fx.decisions.append(decision)
-        tl.hops.append(
-            Hop(kind="decided", at=decision.decided_at, agency=decision.target, team=decision.team,
-                detail=decision.reasons[0].partition(":")[0] if decision.reasons else None,
-                event_id=decision.event_id)
-        )
+        # Hops by position (kind, at, agency, team, unit_id, detail, event_id): keywords cost twice as much.
+        code = decision.reasons[0].partition(":")[0] if decision.reasons else None
+        tl.hops.append(Hop("decided", decision.decided_at, decision.target, decision.team, None, code,
+                           decision.event_id))
     fx.handoffs.append(request)
-    tl.hops.append(
-        Hop(kind="handoff_requested", at=request.requested_at, agency=request.agency, team=request.team,
-            detail=f"attempt {attempt}" if attempt else None, event_id=request.event_id)
-    )
+    tl.hops.append(Hop("handoff_requested", request.requested_at, request.agency, request.team, None,
+                       f"attempt {attempt}" if attempt else None, request.event_id))
     tl.pending = PendingHandoff(
         handoff_id=request.event_id,
         decision_id=decision.event_id,
@@ -153,8 +150,8 @@ def _on_call_received(tl: Timeline, e: ev.CallReceived, ctx: Context, fx: Effect
     if tl.call is not None:
         _late(tl, e, "received", fx, detail="call already received")
         return
-    tl.call = type(e).trusted(**{**e.__dict__, "narrative": None})  # model_copy costs twice as much
-    _hop(tl, e, "received", detail=e.call_type)
+    tl.call = e.trusted_copy(narrative=None)  # model_copy costs twice as much
+    tl.hops.append(Hop("received", e.received_at, None, None, None, e.call_type, e.event_id))
     _adopt(tl, decide(ctx.policy, tl.call, ctx.units), ctx, fx)
 
 

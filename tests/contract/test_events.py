@@ -64,3 +64,12 @@ def test_utc_millis_normalises_and_refuses_a_naive_timestamp():
     assert ev.utc_millis(normal) is normal
     with pytest.raises(ValueError, match="time zone"):
         ev.utc_millis(datetime(2026, 5, 4, 18, 0))
+
+
+def test_a_trusted_copy_is_model_copy_with_the_changes():
+    received = call(6)
+    copy = received.trusted_copy(narrative=None)
+    assert copy == received.model_copy(update={"narrative": None}) and copy.narrative is None
+    assert received.narrative is not None  # the original is left alone
+    assert copy.model_fields_set == received.model_fields_set | {"narrative"}
+    assert_as_validated(copy)
