@@ -56,7 +56,9 @@ class TableUnits:
         self._parsed: dict[str, tuple[Any, UnitHistory]] = {}
 
     def status_at(self, unit_id: str, epoch_ms: int) -> str | None:
-        data = self._table.get(unit_id)
+        # The store itself, as OutboxTable.peek: Faust's get adds a monitor hook per read, and an
+        # eligible call reads every unit of every team in service.
+        data = self._table.data.get(unit_id)
         if not data:
             return None
         hit = self._parsed.get(unit_id)
