@@ -108,6 +108,15 @@ DigestWindow = Literal["day", "week"]
 
 _new = object.__new__
 _set = object.__setattr__  # frozen models refuse attribute assignment
+_EVERY_FIELD: dict[type, set[str]] = {}
+"""Per record class, the one "fields set" its trusted instances with every field set share.
+
+A set of a record's field names takes ~360 bytes and is one more object for
+the garbage collector; the worker keeps a decision, a handoff request and a
+call copy for every call it holds. Sharing is safe because records are
+frozen (pydantic changes the set only on attribute assignment) and
+``model_copy`` copies the set before changing it.
+"""
 
 
 class Record(BaseModel):
@@ -128,16 +137,21 @@ class Record(BaseModel):
         timestamp); tests compare the result with a validated instance.
         """
         assert len(values) == len(cls.__pydantic_fields__), f"{cls.__name__}.trusted: every field is named"
-        return cls._built(values, set(values))
+        return cls._built(values, values.keys())
 
     def trusted_copy(self, **changes: Any) -> Self:
         """``model_copy(update=changes)`` (a shallow copy) for changes valid already, as :meth:`trusted`."""
+        assert changes.keys() <= self.__dict__.keys(), f"{type(self).__name__}.trusted_copy: unknown field"
         values = self.__dict__.copy()
         values.update(changes)
         return self._built(values, self.__pydantic_fields_set__ | changes.keys())
 
     @classmethod
-    def _built(cls, values: dict[str, Any], fields_set: set[str]) -> Self:
+    def _built(cls, values: dict[str, Any], names: Any) -> Self:
+        every = _EVERY_FIELD.get(cls)
+        if every is None:
+            every = _EVERY_FIELD[cls] = set(cls.__pydantic_fields__)
+        fields_set = every if len(names) == len(every) else set(names)
         record = _new(cls)
         _set(record, "__dict__", values)
         _set(record, "__pydantic_fields_set__", fields_set)

@@ -71,5 +71,21 @@ def test_a_trusted_copy_is_model_copy_with_the_changes():
     copy = received.trusted_copy(narrative=None)
     assert copy == received.model_copy(update={"narrative": None}) and copy.narrative is None
     assert received.narrative is not None  # the original is left alone
-    assert copy.model_fields_set == received.model_fields_set | {"narrative"}
+    assert copy.model_fields_set == received.model_fields_set | {"narrative"} != set(ev.CallReceived.model_fields)
     assert_as_validated(copy)
+
+
+def test_trusted_records_share_one_fields_set_that_nothing_changes():
+    first = call(7)
+    second = ev.CallReceived.model_validate(call(8).model_dump())  # every field set, as decoded from Avro
+    a, b = ev.CallReceived.trusted(**first.__dict__), second.trusted_copy(narrative=None)
+    shared = a.__pydantic_fields_set__
+    assert b.__pydantic_fields_set__ is shared == set(ev.CallReceived.model_fields)
+    with pytest.raises(ValidationError):
+        a.priority = 2
+    changed = a.model_copy(update={"priority": 2})
+    assert changed.priority == 2 and a.priority == first.priority
+    assert changed.__pydantic_fields_set__ is not shared
+    assert shared == set(ev.CallReceived.model_fields)
+    with pytest.raises(AssertionError, match="unknown field"):
+        a.trusted_copy(narativ=None)
