@@ -35,7 +35,7 @@ def utc_millis(value: datetime) -> datetime:
         return value  # already normal: most values are copied from other events
     if tz is None:
         raise ValueError("a timestamp needs a time zone")
-    if tz is not None and tz.utcoffset(value) == _NO_OFFSET:
+    if tz.utcoffset(value) == _NO_OFFSET:
         # UTC under another tzinfo object (pydantic's, when it parses "...Z" from JSON).
         return value.replace(tzinfo=timezone.utc, microsecond=value.microsecond // 1000 * 1000)
     value = value.astimezone(timezone.utc)
