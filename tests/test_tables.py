@@ -23,8 +23,8 @@ from tests.support.samples import call
 from tests.support.topics import read_partition
 
 
-def _routed_timeline() -> Timeline:
-    timeline, fx = apply(None, call(3), Context(load_reference_policy("911-led"), AvailabilityBook()))
+def _routed_timeline(n: int = 3) -> Timeline:
+    timeline, fx = apply(None, call(n), Context(load_reference_policy("911-led"), AvailabilityBook()))
     assert fx.decisions and fx.handoffs
     return timeline
 
@@ -136,8 +136,7 @@ def test_put_writes_the_value_and_its_changelog_record_to_the_partition_named(tm
 
 def test_delete_removes_the_key_and_writes_its_tombstone_to_the_partition_named(tmp_path, monkeypatch):
     table, produced = _table_writing_to_a_list(tmp_path, monkeypatch)
-    timeline, other = _routed_timeline(), apply(None, call(4), Context(load_reference_policy("911-led"),
-                                                                          AvailabilityBook()))[0]
+    timeline, other = _routed_timeline(), _routed_timeline(4)
     table.put(timeline.call_id, timeline, 3)
     table.put(other.call_id, other, 3)
     produced.clear()

@@ -135,10 +135,10 @@ def register(bus: Any, **_: Any) -> None:
     ctx = Context(holder.current, unit_lookup)
 
     async def handle(message: Any) -> None:
+        nonlocal ctx
         event = bus.decode(message, by_topic[message.topic])
         if not isinstance(event, HANDLED_TYPES):  # a type this agent ignores
             return
-        nonlocal ctx
         policy = holder.current
         if ctx.policy is not policy:  # a reloaded policy
             ctx = Context(policy, unit_lookup)

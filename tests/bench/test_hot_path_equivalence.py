@@ -90,13 +90,7 @@ def test_the_pending_index_agrees_with_a_scan_of_every_timeline(model, calls, ti
     assert len(rebuilt) == len(index) == sum(tl.pending is not None for tl in timelines)
 
 
-@settings(max_examples=50, deadline=None)
-@given(statuses=st.lists(st.tuples(st.sampled_from(["CRT-1", "CRT-2", "MRU-1"]),
-                                   st.sampled_from(["available", "busy", "out_of_service"]),
-                                   st.integers(0, 10_000)), max_size=12),
-       asked=st.lists(st.tuples(st.sampled_from(["CRT-1", "CRT-2", "MRU-1", "NONE-9"]), st.integers(-10, 10_010)),
-                      min_size=1, max_size=8))
-def test_unit_statuses_read_from_the_worker_s_units_table_are_the_book_s(tmp_path_factory, statuses, asked):
+def test_unit_statuses_read_from_the_worker_s_units_table_are_the_book_s(tmp_path):
     """The lifecycle reads unit statuses from the global table's store; they answer as an AvailabilityBook."""
     from dispatchbus.agents.lifecycle import TableUnits
     from dispatchbus.app import create_app
@@ -104,14 +98,25 @@ def test_unit_statuses_read_from_the_worker_s_units_table_are_the_book_s(tmp_pat
     from dispatchbus.settings import Settings
 
     settings_ = Settings()
-    settings_.worker.data_dir = tmp_path_factory.mktemp("worker")
-    table = create_app(settings_).units_table
-    book, histories = AvailabilityBook(), {}
-    lookup = TableUnits(table)
-    for unit, status, ms in statuses:
-        book.record_status(unit, ms, status)
-        history = histories.setdefault(unit, UnitHistory())
-        history.record(ms, status)
-        table.data[unit] = history.to_json()  # a new value, as the unit agent writes (and recovery loads)
-        for other, at in asked:
-            assert lookup.status_at(other, at) == book.status_at(other, at)
+    settings_.worker.data_dir = tmp_path
+    table = create_app(settings_).units_table  # one worker's table for every example, emptied before each
+
+    @settings(max_examples=50, deadline=None)
+    @given(statuses=st.lists(st.tuples(st.sampled_from(["CRT-1", "CRT-2", "MRU-1"]),
+                                       st.sampled_from(["available", "busy", "out_of_service"]),
+                                       st.integers(0, 10_000)), max_size=12),
+           asked=st.lists(st.tuples(st.sampled_from(["CRT-1", "CRT-2", "MRU-1", "NONE-9"]),
+                                    st.integers(-10, 10_010)), min_size=1, max_size=8))
+    def same_answers(statuses, asked):
+        table.data.clear()
+        book, histories = AvailabilityBook(), {}
+        lookup = TableUnits(table)
+        for unit, status, ms in statuses:
+            book.record_status(unit, ms, status)
+            history = histories.setdefault(unit, UnitHistory())
+            history.record(ms, status)
+            table.data[unit] = history.to_json()  # a new value, as the unit agent writes (and recovery loads)
+            for other, at in asked:
+                assert lookup.status_at(other, at) == book.status_at(other, at)
+
+    same_answers()
