@@ -11,7 +11,7 @@ from dispatchbus import catalogue
 from dispatchbus.app import create_app
 from dispatchbus.outbox import DeliveryFailed, Outbox
 from tests.support.samples import call
-from tests.support.topics import TopicWatcher
+from tests.support.topics import TopicWatcher, read_partition
 
 
 def test_flushing_fausts_producer_delivers_the_outbox(bus_settings, bus):
@@ -38,25 +38,61 @@ def test_an_undeliverable_record_makes_the_flush_fail(bus_settings):
     asyncio.run(outbox.flush())  # a failure is reported once; the next flush has nothing left
 
 
+def _values(records: list) -> list[bytes]:
+    return [r.value() for r in records]
+
+
 def test_a_flush_waits_only_for_records_queued_before_it(bus_settings):
-    """Agents keep producing during Faust's pre-commit flush; it must still return."""
+    """Agents keep producing during Faust's pre-commit flush; it must still return, with nothing reordered."""
     outbox = Outbox(bus_settings.kafka.producer_config())
     topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
 
-    async def produce_and_flush():
-        outbox.produce(topic, b"k", b"before the flush")
+    async def produce_and_flush() -> tuple[int, int]:
+        outbox.produce(topic, b"k", b"0", partition=0)
         flushing = asyncio.ensure_future(outbox.flush(timeout=20))
-        while not flushing.done():  # keeps the queue from ever being empty
-            outbox.produce(topic, b"k", b"during the flush")
+        await asyncio.sleep(0)  # the flush starts: what follows is queued after it
+        n = 1
+        while not flushing.done():  # keeps records coming while the flush waits
+            if n % 2:
+                outbox.produce(topic, b"k", b"%d" % n, partition=0)
+            else:
+                await outbox.send(topic, b"k", b"%d" % n, partition=0)
+            n += 1
             await asyncio.sleep(0.001)
         await flushing
-        assert not outbox._waiting_for(1)  # the record queued before the flush was acknowledged
-        return outbox._seq
+        return n, len(outbox.producer)
 
-    produced = asyncio.run(produce_and_flush())
-    assert produced > 1
+    produced, queued_after = asyncio.run(produce_and_flush())
+    assert produced > 2
+    # The record from before the flush was delivered; the ones queued during it were held, then handed over.
+    assert queued_after == produced - 1
     asyncio.run(outbox.flush())
     assert outbox.close() == 0
+    records = read_partition(bus_settings, topic, 0, lambda got: len(got) >= produced, what="every record")
+    assert _values(records) == [b"%d" % n for n in range(produced)]
+
+
+def test_flushes_one_after_the_other_each_wait_for_what_came_before(bus_settings):
+    outbox = Outbox(bus_settings.kafka.producer_config())
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+
+    async def two_flushes() -> list[int]:
+        outbox.produce(topic, b"k", b"a", partition=0)
+        first = asyncio.ensure_future(outbox.flush(timeout=20))
+        await asyncio.sleep(0)  # the first flush runs and holds what follows
+        outbox.produce(topic, b"k", b"b", partition=0)
+        second = asyncio.ensure_future(outbox.flush(timeout=20))
+        await asyncio.sleep(0)
+        outbox.produce(topic, b"k", b"c", partition=0)  # held by the first flush, or by the second
+        await first
+        await second
+        return [len(outbox.producer)]
+
+    [queued] = asyncio.run(two_flushes())
+    assert queued <= 1  # "b" was queued before the second flush, so it was delivered; "c" may still be on its way
+    assert outbox.close() == 0
+    records = read_partition(bus_settings, topic, 0, lambda got: len(got) >= 3, what="three records")
+    assert _values(records) == [b"a", b"b", b"c"]
 
 
 def test_send_waits_for_room_in_a_full_queue(bus_settings):
@@ -66,11 +102,13 @@ def test_send_waits_for_room_in_a_full_queue(bus_settings):
 
     async def send_all():
         for i in range(20):
-            await outbox.send(topic, b"k", b"record %d" % i)
+            await outbox.send(topic, b"k", b"%d" % i, partition=0)
         await outbox.flush()
 
     asyncio.run(send_all())
-    assert outbox._seq == 20 and not outbox._waiting_for(20)
+    assert len(outbox.producer) == 0
+    records = read_partition(bus_settings, topic, 0, lambda got: len(got) >= 20, what="20 records")
+    assert _values(records) == [b"%d" % i for i in range(20)]
 
 
 def test_a_stopping_worker_gives_up_on_a_dead_broker_quickly(bus_settings, monkeypatch):
