@@ -14,6 +14,20 @@ from tests.support.samples import call
 from tests.support.topics import TopicWatcher, read_partition
 
 
+@pytest.fixture
+def new_outbox():
+    """Builds outboxes and closes each at teardown, also when a test fails (no producer outlives the broker)."""
+    built: list[Outbox] = []
+
+    def make(config: dict) -> Outbox:
+        built.append(Outbox(config))
+        return built[-1]
+
+    yield make
+    for outbox in built:
+        outbox.close(timeout=0)
+
+
 def test_flushing_fausts_producer_delivers_the_outbox(bus_settings, bus):
     event = call(7)
     topic = catalogue.CAD_CALLS.full_name(bus_settings.topics)
@@ -29,9 +43,9 @@ def test_flushing_fausts_producer_delivers_the_outbox(bus_settings, bus):
     assert watcher.records[0].key == event.call_id.encode()
 
 
-def test_an_undeliverable_record_makes_the_flush_fail(bus_settings):
+def test_an_undeliverable_record_makes_the_flush_fail(bus_settings, new_outbox):
     config = {**bus_settings.kafka.producer_config(), "message.timeout.ms": 500}
-    outbox = Outbox(config)
+    outbox = new_outbox(config)
     outbox.produce(f"missing-{uuid.uuid4().hex[:8]}", b"k", b"v")
     with pytest.raises(DeliveryFailed):
         asyncio.run(outbox.flush())
@@ -42,9 +56,9 @@ def _values(records: list) -> list[bytes]:
     return [r.value() for r in records]
 
 
-def test_a_flush_waits_only_for_records_queued_before_it(bus_settings):
+def test_a_flush_waits_only_for_records_queued_before_it(bus_settings, new_outbox):
     """Agents keep producing during Faust's pre-commit flush; it must still return, with nothing reordered."""
-    outbox = Outbox(bus_settings.kafka.producer_config())
+    outbox = new_outbox(bus_settings.kafka.producer_config())
     topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
 
     async def produce_and_flush() -> tuple[int, int]:
@@ -72,8 +86,8 @@ def test_a_flush_waits_only_for_records_queued_before_it(bus_settings):
     assert _values(records) == [b"%d" % n for n in range(produced)]
 
 
-def test_flushes_one_after_the_other_each_wait_for_what_came_before(bus_settings):
-    outbox = Outbox(bus_settings.kafka.producer_config())
+def test_flushes_one_after_the_other_each_wait_for_what_came_before(bus_settings, new_outbox):
+    outbox = new_outbox(bus_settings.kafka.producer_config())
     topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
 
     async def two_flushes() -> list[int]:
@@ -95,9 +109,9 @@ def test_flushes_one_after_the_other_each_wait_for_what_came_before(bus_settings
     assert _values(records) == [b"a", b"b", b"c"]
 
 
-def test_send_waits_for_room_in_a_full_queue(bus_settings):
+def test_send_waits_for_room_in_a_full_queue(bus_settings, new_outbox):
     config = {**bus_settings.kafka.producer_config(), "queue.buffering.max.messages": 2}
-    outbox = Outbox(config)
+    outbox = new_outbox(config)
     topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
 
     async def send_all():
@@ -111,14 +125,14 @@ def test_send_waits_for_room_in_a_full_queue(bus_settings):
     assert _values(records) == [b"%d" % i for i in range(20)]
 
 
-def test_a_stopping_worker_gives_up_on_a_dead_broker_quickly(bus_settings, monkeypatch):
+def test_a_stopping_worker_gives_up_on_a_dead_broker_quickly(bus_settings, new_outbox, monkeypatch):
     """The final commit's flush must not hold a stopping worker for the running-time timeout."""
     from dispatchbus import transport
     from dispatchbus.broker import free_port
 
     monkeypatch.setattr(transport, "SHUTDOWN_TIMEOUT_S", 0.5)
     bus = create_app(bus_settings)
-    dead = Outbox({**bus_settings.kafka.producer_config(), "bootstrap.servers": f"127.0.0.1:{free_port()}"})
+    dead = new_outbox({**bus_settings.kafka.producer_config(), "bootstrap.servers": f"127.0.0.1:{free_port()}"})
     bus.app.dispatchbus_outbox = dead
     dead.produce("anywhere", b"k", b"v")
     bus.app._stopped.set()  # what mode's Service.stop() does before stopping the consumer and producer
