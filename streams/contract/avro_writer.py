@@ -54,6 +54,25 @@ def timestamp_millis(value: datetime | int) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + int(delta.microseconds / 1000)
 
 
+_TIMESTAMPS: dict[datetime | int, bytes] = {}
+_TIMESTAMPS_SIZE = 4096
+
+
+def timestamp_varint(value: datetime | int) -> bytes:
+    """The Avro encoding of a ``timestamp-millis`` value.
+
+    A call's records repeat a few instants (a decision's time is its handoff
+    request's), and the conversion costs a microsecond or two, so values are
+    cached. Equal aware datetimes are the same instant, hence the same bytes.
+    """
+    data = _TIMESTAMPS.get(value)
+    if data is None:
+        if len(_TIMESTAMPS) >= _TIMESTAMPS_SIZE:
+            _TIMESTAMPS.clear()
+        data = _TIMESTAMPS[value] = zigzag_varint(timestamp_millis(value))
+    return data
+
+
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
 
 
@@ -131,14 +150,16 @@ class _Generator:
 
     def primitive(self, kind: str, logical: str | None, expr: str, indent: int) -> None:
         if kind == "string" and logical in (None, "uuid"):
-            data = self.var("s")
+            data, size = self.var("s"), self.var("n")
             convert = f"str({expr})" if logical == "uuid" else expr
             self.emit(indent, f"{data} = {convert}.encode()")
-            self.emit(indent, f"a(_varint(len({data})))")
+            self.emit(indent, f"{size} = len({data})")
+            self.emit(indent, f"a(_SMALL[{size}] if {size} < 64 else _varint({size}))")
             self.emit(indent, f"a({data})")
-        elif kind == "long" and logical in (None, "timestamp-millis"):
-            convert = f"_millis({expr})" if logical else expr
-            self.emit(indent, f"a(_varint({convert}))")
+        elif kind == "long" and logical == "timestamp-millis":
+            self.emit(indent, f"a(_timestamp({expr}))")
+        elif kind == "long" and logical is None:
+            self.emit(indent, f"a(_varint({expr}))")
         elif kind == "double" and logical is None:
             self.emit(indent, f"a(_double({expr}))")
         elif kind == "boolean" and logical is None:
@@ -165,6 +186,8 @@ def writer_source(schema: dict[str, Any]) -> str:
 
 def compile_writer(schema: dict[str, Any]) -> Callable[[Any, bytearray], None]:
     """A function ``write(obj, out)`` appending the Avro encoding of ``obj`` (attributes named as the fields)."""
-    namespace: dict[str, Any] = {"_varint": zigzag_varint, "_millis": timestamp_millis, "_double": _DOUBLE}
+    namespace: dict[str, Any] = {
+        "_varint": zigzag_varint, "_timestamp": timestamp_varint, "_double": _DOUBLE, "_SMALL": _SMALL,
+    }
     exec(compile(writer_source(schema), f"<avro writer {schema.get('name')}>", "exec"), namespace)
     return namespace["write"]

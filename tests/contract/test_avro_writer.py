@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatchbus.contract.avro_writer import UnsupportedSchema, compile_writer, timestamp_millis, zigzag_varint
+from dispatchbus.contract import avro_writer
+from dispatchbus.contract.avro_writer import (
+    UnsupportedSchema,
+    compile_writer,
+    timestamp_millis,
+    timestamp_varint,
+    zigzag_varint,
+)
 from dispatchbus.contract.schemas import current_versions
 from dispatchbus.contract.serde import AvroSerde, ContractIds, _compiled
 
@@ -111,6 +118,22 @@ def test_timestamps_before_the_epoch_and_with_offsets_match_fastavro():
 def test_naive_timestamps_are_refused():
     with pytest.raises(ValueError, match="aware"):
         timestamp_millis(datetime(2026, 1, 1))
+    timestamp_varint(datetime(2026, 1, 1, tzinfo=timezone.utc))  # cached: the naive value must still miss
+    with pytest.raises(ValueError, match="aware"):
+        timestamp_varint(datetime(2026, 1, 1))
+
+
+def test_cached_timestamps_are_the_instants_bytes_in_any_zone_and_the_cache_stays_bounded(monkeypatch):
+    monkeypatch.setattr(avro_writer, "_TIMESTAMPS", {})
+    monkeypatch.setattr(avro_writer, "_TIMESTAMPS_SIZE", 3)
+    utc = datetime(2026, 5, 4, 18, 0, 0, 123_000, tzinfo=timezone.utc)
+    same_instant = utc.astimezone(timezone(timedelta(hours=-7)))
+    schema = {"type": "long", "logicalType": "timestamp-millis"}
+    assert timestamp_varint(utc) == timestamp_varint(same_instant) == _fastavro_bytes(schema, utc)
+    for minutes in range(10):
+        value = utc + timedelta(minutes=minutes)
+        assert timestamp_varint(value) == _fastavro_bytes(schema, value)
+        assert len(avro_writer._TIMESTAMPS) <= 3
 
 
 @pytest.mark.parametrize(
