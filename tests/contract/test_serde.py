@@ -64,3 +64,27 @@ def test_avro_valid_but_contract_invalid_is_rejected_without_the_value(serde):
     assert info.value.reason == "invalid_event"
     assert "priority" in info.value.detail
     assert "9" not in info.value.detail.replace("CallReceived", "")
+
+
+def test_a_malformed_uuid_is_an_invalid_event_naming_the_field_without_the_value(serde):
+    record = call().model_dump()
+    record["event_id"] = "not-a-uuid-at-all"  # Avro's uuid is a string: any text passes its writer
+    version = current_versions()["CallReceived"]
+    buf = io.BytesIO()
+    buf.write(struct.pack(">bI", 0, version.schema_id))
+    fastavro.schemaless_writer(buf, version.parsed, record)
+    with pytest.raises(DecodeError) as info:
+        serde.decode(buf.getvalue())
+    assert info.value.reason == "invalid_event"
+    assert "event_id" in info.value.detail
+    assert "not-a-uuid" not in info.value.detail
+
+
+def test_decoded_uuids_are_uuids_in_every_event_type(serde):
+    from uuid import UUID
+
+    for event in one_of_each():
+        decoded = serde.decode(serde.encode(event, "topic"))
+        for name, value in event:
+            if isinstance(value, UUID):
+                assert type(getattr(decoded, name)) is UUID, (type(event).__name__, name)
