@@ -137,8 +137,9 @@ class Outbox:
         producer = self._producer
         loop = asyncio.get_running_loop()
         done = self._flushing = loop.create_future()
-        self._held = []
         try:
+            await self._hand_over()  # what a cancelled flush left held was queued before this flush
+            self._held = []
             # Waits off the event loop (librdkafka's flush runs without the GIL); no linger is waited out.
             left = await loop.run_in_executor(None, producer.flush, timeout)
         finally:
@@ -155,13 +156,20 @@ class Outbox:
             raise DeliveryFailed(f"{left} record(s) not delivered within {timeout:.0f} s")
 
     async def _hand_over(self) -> None:
-        """Give librdkafka the records held during a flush, oldest first; records queued meanwhile join the end."""
-        held = self._held or []
+        """Give librdkafka the records held during a flush, oldest first; records queued meanwhile join the end.
+
+        Cancelled while it waits for room, it leaves the rest held, for the next flush or :meth:`close`.
+        """
+        held = self._held
+        if held is None:
+            return
         i = 0
         while i < len(held):
             if self._try_produce(*held[i]):
                 i += 1
             else:
+                del held[:i]  # handed over already: a cancellation here must not hand them over twice
+                i = 0
                 self.producer.poll(0)
                 await asyncio.sleep(0.005)
         self._held = None

@@ -147,3 +147,29 @@ def test_a_stopping_worker_gives_up_on_a_dead_broker_quickly(bus_settings, new_o
     waited = asyncio.run(timed_flush())
     assert waited < transport.FLUSH_TIMEOUT_S / 4, f"waited {waited:.1f} s: the running-time timeout was used"
     assert dead.close(timeout=0) == 1  # the record is reported as undelivered, and its input stays uncommitted
+
+
+def test_records_left_held_by_a_cancelled_flush_are_delivered_once_and_in_order_by_the_next(
+    bus_settings, new_outbox
+):
+    """A flush cancelled while it hands held records to a full queue leaves the rest for the next flush."""
+    outbox = new_outbox({**bus_settings.kafka.producer_config(), "queue.buffering.max.messages": 2})
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+    records = [(topic, b"k", b"%d" % i, 0) for i in range(10)]
+
+    async def cancel_then_flush() -> tuple[list, int]:
+        outbox._held = list(records)  # as a flush leaves them when its hand-over is cancelled
+        handing_over = asyncio.ensure_future(outbox._hand_over())
+        await asyncio.sleep(0)  # it fills the queue, then waits for room
+        handing_over.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await handing_over
+        left_held = list(outbox._held or [])
+        await outbox.flush(timeout=20)
+        return left_held, len(outbox.producer)
+
+    left_held, queued = asyncio.run(cancel_then_flush())
+    assert left_held and left_held == records[len(records) - len(left_held):]
+    assert queued == 0 and outbox._held is None
+    got = read_partition(bus_settings, topic, 0, lambda got: len(got) >= 10, what="ten records")
+    assert _values(got) == [b"%d" % i for i in range(10)]
