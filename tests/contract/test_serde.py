@@ -52,29 +52,29 @@ def test_truncated_body_is_a_schema_mismatch(serde):
     assert info.value.reason == "schema_mismatch"
 
 
-def test_avro_valid_but_contract_invalid_is_rejected_without_the_value(serde):
-    record = call().model_dump()
-    record["priority"] = 9  # Avro accepts any long; the contract says 1-5
+def _call_with(**changes) -> bytes:
+    """A CallReceived in the wire format, written by fastavro from a dict with ``changes`` (no validation)."""
+    record = call().model_dump() | changes
     version = current_versions()["CallReceived"]
     buf = io.BytesIO()
     buf.write(struct.pack(">bI", 0, version.schema_id))
     fastavro.schemaless_writer(buf, version.parsed, record)
+    return buf.getvalue()
+
+
+def test_avro_valid_but_contract_invalid_is_rejected_without_the_value(serde):
+    data = _call_with(priority=9)  # Avro accepts any long; the contract says 1-5
     with pytest.raises(DecodeError) as info:
-        serde.decode(buf.getvalue())
+        serde.decode(data)
     assert info.value.reason == "invalid_event"
     assert "priority" in info.value.detail
     assert "9" not in info.value.detail.replace("CallReceived", "")
 
 
 def test_a_malformed_uuid_is_an_invalid_event_naming_the_field_without_the_value(serde):
-    record = call().model_dump()
-    record["event_id"] = "not-a-uuid-at-all"  # Avro's uuid is a string: any text passes its writer
-    version = current_versions()["CallReceived"]
-    buf = io.BytesIO()
-    buf.write(struct.pack(">bI", 0, version.schema_id))
-    fastavro.schemaless_writer(buf, version.parsed, record)
+    data = _call_with(event_id="not-a-uuid-at-all")  # Avro's uuid is a string: any text passes its writer
     with pytest.raises(DecodeError) as info:
-        serde.decode(buf.getvalue())
+        serde.decode(data)
     assert info.value.reason == "invalid_event"
     assert "event_id" in info.value.detail
     assert "not-a-uuid" not in info.value.detail
