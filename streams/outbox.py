@@ -38,7 +38,7 @@ offsets of their inputs are not committed and the inputs are processed again aft
 POLL_EVERY = 1000
 """Records between two servings of librdkafka's events (each serving releases the GIL; see ``_try_produce``)."""
 
-Record = tuple[str, "bytes | None", "bytes | None", "int | None"]
+Queued = tuple[str, "bytes | None", "bytes | None", "int | None"]
 """topic, key, value, partition (None: librdkafka's partitioner picks it by key)."""
 
 
@@ -64,7 +64,7 @@ class Outbox:
         self._failures: list[str] = []
         self._unpolled = 0
         # Only the event loop's thread touches these two.
-        self._held: list[Record] | None = None  # not None while a flush runs
+        self._held: list[Queued] | None = None  # not None while a flush runs
         self._flushing: asyncio.Future[None] | None = None
 
     @property

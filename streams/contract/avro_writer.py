@@ -19,6 +19,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -54,23 +55,16 @@ def timestamp_millis(value: datetime | int) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + int(delta.microseconds / 1000)
 
 
-_TIMESTAMPS: dict[datetime | int, bytes] = {}
-_TIMESTAMPS_SIZE = 4096
-
-
+@lru_cache(maxsize=4096)
 def timestamp_varint(value: datetime | int) -> bytes:
     """The Avro encoding of a ``timestamp-millis`` value.
 
     A call's records repeat a few instants (a decision's time is its handoff
     request's), and the conversion costs a microsecond or two, so values are
-    cached. Equal aware datetimes are the same instant, hence the same bytes.
+    cached. Equal aware datetimes are the same instant, hence the same bytes;
+    a naive value raises, and errors are not cached.
     """
-    data = _TIMESTAMPS.get(value)
-    if data is None:
-        if len(_TIMESTAMPS) >= _TIMESTAMPS_SIZE:
-            _TIMESTAMPS.clear()
-        data = _TIMESTAMPS[value] = zigzag_varint(timestamp_millis(value))
-    return data
+    return zigzag_varint(timestamp_millis(value))
 
 
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}

@@ -9,6 +9,7 @@ other services and external checks rely on them.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal, Self
 from uuid import UUID
 
@@ -42,23 +43,13 @@ def utc_millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-_ISO_CACHE: dict[datetime, str] = {}
-_ISO_CACHE_SIZE = 4096
-
-
+@lru_cache(maxsize=4096)
 def iso_utc(value: datetime) -> str:
     """``2026-05-04T18:00:00Z`` (milliseconds only when set)."""
-    # A timeline repeats the same few instants (a call's time is its decision's and its hops'),
-    # and formatting costs microseconds, so UTC values are cached.
+    # A timeline repeats the same few instants (a call's time is its decision's and its hops'), and
+    # formatting costs microseconds, so texts are cached: equal instants in any zone share one.
     if value.tzinfo is not timezone.utc and value.tzinfo is not None:
         value = value.astimezone(timezone.utc)
-    if value.tzinfo is timezone.utc:
-        text = _ISO_CACHE.get(value)
-        if text is None:
-            if len(_ISO_CACHE) >= _ISO_CACHE_SIZE:
-                _ISO_CACHE.clear()
-            text = _ISO_CACHE[value] = _format_iso(value)
-        return text
     return _format_iso(value)
 
 

@@ -116,10 +116,10 @@ class AvroSerde:
     def __init__(self, ids: SchemaIds) -> None:
         self._ids = ids
         current = current_versions()
-        self._readers = {name: _prepared(v.parsed) for name, v in current.items()}
+        self._schemas = {name: _prepared(v.parsed) for name, v in current.items()}  # fastavro's writer, if needed
         # What decoding resolves against: uuid strings stay strings, which the models' validation turns into
         # UUIDs (and names the field when one is malformed).
-        self._uuid_text_readers = {name: _prepared(_uuid_as_text(v.parsed)) for name, v in current.items()}
+        self._readers = {name: _prepared(_uuid_as_text(v.parsed)) for name, v in current.items()}
         self._writers = {name: _compiled(v.text) for name, v in current.items()}
         # schema id -> (record name, writer schema, reader schema or None when equal, model class)
         self._plans: dict[int, tuple[str, Any, Any, type[Event]]] = {}
@@ -132,7 +132,7 @@ class AvroSerde:
         if writer is None:
             buf = io.BytesIO()
             buf.write(header)
-            fastavro.schemaless_writer(buf, self._readers[name], event.model_dump())
+            fastavro.schemaless_writer(buf, self._schemas[name], event.model_dump())
             return buf.getvalue()
         out = bytearray(header)
         writer(event, out)
@@ -162,7 +162,7 @@ class AvroSerde:
     def _plan(self, schema_id: int) -> tuple[str, Any, Any, type[Event]]:
         """How to read records written with ``schema_id`` (raises :class:`DecodeError`)."""
         name, writer = self._ids.writer_for(schema_id)
-        reader = self._uuid_text_readers.get(name)
+        reader = self._readers.get(name)
         if reader is None:
             raise DecodeError("unknown_record", f"record {name} is not in the current contract")
         writer = _prepared(_uuid_as_text(writer))
