@@ -46,6 +46,36 @@ class DeliveryFailed(RuntimeError):
     """A record handed to the outbox was not delivered; offsets must not be committed."""
 
 
+class _Failures:
+    """librdkafka's delivery callback: collects failures until a flush takes them.
+
+    An object of its own, not a method of the outbox: the producer keeps its
+    callback, and a bound method would tie producer and outbox in a cycle that
+    only the garbage collector breaks, keeping a dropped outbox's producer
+    connected meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: list[str] = []
+
+    def __call__(self, err: KafkaError | None, msg: Any) -> None:
+        # Runs in whichever thread serves librdkafka's events: a flush's, or the event loop's.
+        if err is None:
+            return
+        metrics.PRODUCE_FAILURES.labels(msg.topic() or "").inc()
+        # The record's content stays out of the log: it may carry call data.
+        log.error("delivery to %s[%s] failed: %s", msg.topic(), msg.partition(), err)
+        with self._lock:
+            self._seen.append(f"{msg.topic()}: {err}")
+
+    def take(self) -> list[str]:
+        """The failures seen since the last call."""
+        with self._lock:
+            seen, self._seen = self._seen, []
+        return seen
+
+
 class Outbox:
     """Produce records without waiting; ``flush`` waits for those queued before it and reports failures.
 
@@ -58,10 +88,10 @@ class Outbox:
     """
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self._config = {**config, "delivery.report.only.error": True, "on_delivery": self._failed}
+        self._failures = _Failures()
+        self._config = {**config, "delivery.report.only.error": True, "on_delivery": self._failures}
         self._producer: Producer | None = None
         self._lock = threading.Lock()
-        self._failures: list[str] = []
         self._unpolled = 0
         # Only the event loop's thread touches these two.
         self._held: list[Queued] | None = None  # not None while a flush runs
@@ -75,16 +105,6 @@ class Outbox:
                 if self._producer is None:
                     self._producer = Producer(self._config)
         return self._producer
-
-    def _failed(self, err: KafkaError | None, msg: Any) -> None:
-        # Runs in whichever thread serves librdkafka's events: a flush's, or the event loop's.
-        if err is None:
-            return
-        metrics.PRODUCE_FAILURES.labels(msg.topic() or "").inc()
-        # The record's content stays out of the log: it may carry call data.
-        log.error("delivery to %s[%s] failed: %s", msg.topic(), msg.partition(), err)
-        with self._lock:
-            self._failures.append(f"{msg.topic()}: {err}")
 
     def produce(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         """Queue one record from synchronous code (a table's changelog); a full queue blocks until there is room."""
@@ -148,8 +168,7 @@ class Outbox:
             finally:
                 self._flushing = None
                 done.set_result(None)
-        with self._lock:
-            failures, self._failures = self._failures, []
+        failures = self._failures.take()
         if failures:
             raise DeliveryFailed(f"{len(failures)} record(s) not delivered, first: {failures[0]}")
         if left:

@@ -174,3 +174,19 @@ def test_records_left_held_by_a_cancelled_flush_are_delivered_once_and_in_order_
     assert queued == 0 and outbox._held is None
     got = read_partition(bus_settings, topic, 0, lambda got: len(got) >= 10, what="ten records")
     assert _values(got) == [b"%d" % i for i in range(10)]
+
+
+def test_a_dropped_outbox_and_its_producer_are_freed_without_the_garbage_collector(bus_settings):
+    """No reference cycle through the delivery callback: the producer disconnects as soon as it is dropped."""
+    import gc
+    import weakref
+
+    outbox = Outbox(bus_settings.kafka.producer_config())
+    outbox.producer.flush(0)  # the producer exists, holding the delivery callback
+    dropped = weakref.ref(outbox)
+    gc.disable()
+    try:
+        del outbox
+        assert dropped() is None
+    finally:
+        gc.enable()
