@@ -8,6 +8,7 @@ pass any instant they like.
 from __future__ import annotations
 
 import heapq
+import itertools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from ..contract.ids import uuid5
 from .timeline import PendingHandoff, Timeline
 
 _TIMEOUT_NAMESPACE = uuid.UUID("a3e4b1f2-6c1d-4f7e-8b0a-5d2c9e1f3b47")
+
+_Entry = tuple[datetime, int, uuid.UUID, str]
 
 
 def timed_out_event(tl: Timeline) -> HandoffTimedOut:
@@ -73,8 +76,11 @@ class PendingIndex:
         self._agencies = tuple(dict.fromkeys(agencies))
         self._pending: dict[str, PendingHandoff] = {}  # call_id -> its pending handoff
         self._counts: dict[str, int] = {}
-        self._by_deadline: list[tuple[datetime, uuid.UUID, str]] = []
-        self._by_request: dict[str, list[tuple[datetime, uuid.UUID, str]]] = {}
+        # Entries (instant, sequence, handoff_id, call_id): the sequence breaks ties between equal
+        # instants (a burst shares milliseconds), so heap order never falls back to comparing UUIDs.
+        self._by_deadline: list[_Entry] = []
+        self._by_request: dict[str, list[_Entry]] = {}
+        self._sequence = itertools.count()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -94,9 +100,10 @@ class PendingIndex:
         self._pending[call_id] = new
         self._counts[new.agency] = self._counts.get(new.agency, 0) + 1
         heap = self._by_request.setdefault(new.agency, [])
-        heapq.heappush(heap, (new.requested_at, new.handoff_id, call_id))
+        sequence = next(self._sequence)
+        heapq.heappush(heap, (new.requested_at, sequence, new.handoff_id, call_id))
         if new.deadline_at is not None:
-            heapq.heappush(self._by_deadline, (new.deadline_at, new.handoff_id, call_id))
+            heapq.heappush(self._by_deadline, (new.deadline_at, sequence, new.handoff_id, call_id))
         self._maybe_compact(heap, new.agency)
 
     def rebuild(self, timelines: Iterable[Timeline | None]) -> None:
@@ -115,14 +122,14 @@ class PendingIndex:
             return None
         return pending
 
-    def _maybe_compact(self, heap: list[tuple[datetime, uuid.UUID, str]], agency: str) -> None:
+    def _maybe_compact(self, heap: list[_Entry], agency: str) -> None:
         # A call waiting for hours keeps stale entries below it from reaching the top; rebuild
         # the heaps from the live entries when stale ones dominate.
         if len(heap) > 1024 and len(heap) > 2 * self._counts.get(agency, 0):
-            heap[:] = [e for e in heap if self._live(e[1], e[2]) is not None]
+            heap[:] = [e for e in heap if self._live(e[2], e[3]) is not None]
             heapq.heapify(heap)
         if len(self._by_deadline) > 1024 and len(self._by_deadline) > 2 * len(self._pending):
-            self._by_deadline[:] = [e for e in self._by_deadline if self._live(e[1], e[2]) is not None]
+            self._by_deadline[:] = [e for e in self._by_deadline if self._live(e[2], e[3]) is not None]
             heapq.heapify(self._by_deadline)
 
     def waiting(self, now: datetime) -> dict[str, Waiting]:
@@ -130,7 +137,7 @@ class PendingIndex:
         out = {}
         for agency in (*self._agencies, *(a for a in self._counts if a not in self._agencies)):
             heap = self._by_request.get(agency, [])
-            while heap and self._live(heap[0][1], heap[0][2]) is None:
+            while heap and self._live(heap[0][2], heap[0][3]) is None:
                 heapq.heappop(heap)
             oldest = max(0.0, (now - heap[0][0]).total_seconds()) if heap else 0.0
             out[agency] = Waiting(agency, self._counts.get(agency, 0), oldest)
@@ -145,7 +152,7 @@ class PendingIndex:
         due = []
         heap = self._by_deadline
         while heap and heap[0][0] <= now:
-            _, handoff_id, call_id = heapq.heappop(heap)
+            _, _, handoff_id, call_id = heapq.heappop(heap)
             pending = self._live(handoff_id, call_id)
             if pending is not None:
                 due.append(_timed_out(call_id, pending))

@@ -57,3 +57,12 @@ def test_the_index_keeps_the_pending_handoff_not_the_timeline():
     assert sys.getrefcount(tl) == before, "the index must not keep a call's whole timeline alive"
     [timeout] = index.take_overdue(T0 + timedelta(seconds=120))
     assert (timeout.call_id, timeout.handoff_id) == ("C1", tl.pending.handoff_id)
+
+
+def test_handoffs_due_at_the_same_instant_escalate_in_the_order_they_were_requested():
+    # A burst shares milliseconds; ties are broken by arrival, never by the random handoff ids.
+    index = PendingIndex([])
+    calls = [f"C{n}" for n in range(200)]
+    for call_id in calls:
+        index.update(waiting(call_id, T0))
+    assert [t.call_id for t in index.take_overdue(T0 + timedelta(seconds=120))] == calls
