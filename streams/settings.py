@@ -158,6 +158,14 @@ class WorkerSettings(BaseModel):
         description="Freeze the heap's survivors after each full garbage collection, so that large "
         "tables do not stall the worker for hundreds of milliseconds (docs/benchmark.md).",
     )
+    busy_switch_interval_s: float = Field(
+        default=0.05,
+        gt=0,
+        le=1.0,
+        description="The interpreter lock's switch interval while the worker works through a large fetched "
+        "batch (it is behind); CPython's 0.005 s otherwise. At 0.005 s the Kafka consumer's thread took the lock "
+        "mid-batch every 5 ms to poll its partitions (docs/benchmark.md, round 14).",
+    )
     clock: Literal["wall", "event-time"] = Field(
         default="wall",
         description="What handoff deadlines are compared with: the wall clock (live), or the latest event "

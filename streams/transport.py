@@ -26,6 +26,8 @@ Registered under the ``dispatchbus://`` URL scheme through the
   by :class:`App`). A partition the group never committed starts at its
   earliest record (the ``earliest`` policy; aiokafka would leave it wherever
   its fetcher was).
+* After each fetch the consumer sets the interpreter lock's switch interval
+  from the size of the batch fetched (:mod:`dispatchbus.lock_switch`).
 * Records of topics registered with :meth:`App.deliver_directly` skip Faust's
   conductor, channel and stream: the fetch loop hands each one to its handler
   and acknowledges it once handled (see ``Consumer._drain_messages``).
@@ -52,6 +54,7 @@ from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
 from .catalogue import CALL_PARTITIONS
+from .lock_switch import LockSwitch
 from .outbox import FLUSH_TIMEOUT_S, SHUTDOWN_TIMEOUT_S
 from .settings import Settings
 
@@ -145,6 +148,18 @@ class Consumer(faust_aiokafka.Consumer):
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    @cached_property
+    def lock_switch(self) -> LockSwitch | None:
+        """The interpreter lock's switch interval by fetched batch (None: an app without our settings)."""
+        settings = getattr(self.app, "dispatchbus_settings", None)
+        return LockSwitch(settings.worker.busy_switch_interval_s) if settings is not None else None
+
+    async def _wait_next_records(self, timeout: float) -> Any:
+        records, active = await super()._wait_next_records(timeout)
+        if self.lock_switch is not None:
+            self.lock_switch.after_fetch(records)
+        return records, active
 
     async def perform_seek(self) -> None:
         """Move every partition back to its committed offset: read offset, fetch position and first-record check.

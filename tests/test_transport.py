@@ -1,5 +1,6 @@
 import asyncio
 import logging
+import sys
 import threading
 from collections import defaultdict
 from types import SimpleNamespace
@@ -37,6 +38,32 @@ def test_worker_consumer_uses_the_configured_fetch_wait(tmp_path):
 
     consumer = asyncio.run(build())
     assert consumer._fetch_max_wait_ms == 10
+
+
+def test_each_fetch_sets_the_lock_switch_interval_from_the_configured_busy_one(tmp_path, monkeypatch):
+    settings = Settings()
+    settings.worker.data_dir = tmp_path
+    settings.worker.busy_switch_interval_s = 0.03
+    app = create_app(settings).app
+    fetched = [{TP("cad.calls", 0): [object()] * 500}, {TP("cad.calls", 1): [object()] * 2}]
+
+    async def faust_wait(self, timeout):
+        return fetched.pop(0), set()
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_wait)
+
+    async def fetch_twice():
+        intervals = []
+        for _ in range(2):
+            await app.consumer._wait_next_records(1.0)
+            intervals.append(round(sys.getswitchinterval(), 6))
+        return intervals
+
+    before = sys.getswitchinterval()
+    try:
+        assert asyncio.run(fetch_twice()) == [0.03, 0.005]
+    finally:
+        sys.setswitchinterval(before)
 
 
 def test_verified_end_offsets_count_every_record_of_the_last_batch(broker, bus_settings):
