@@ -16,7 +16,7 @@ def batch(*sizes):
     return {f"tp{i}": [object()] * n for i, n in enumerate(sizes)}
 
 
-def test_a_large_batch_gets_the_busy_interval_and_a_small_one_cpythons():
+def test_a_large_batch_gets_the_busy_interval_and_a_small_one_cpythons_default():
     switch = LockSwitch(0.04)
     steps = [batch(BUSY_BATCH_RECORDS - 40, 40), batch(BUSY_BATCH_RECORDS - 1), {}, None, batch(3)]
     chosen = []
