@@ -108,22 +108,25 @@ class Outbox:
 
     def produce(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         """Queue one record from synchronous code (a table's changelog); a full queue blocks until there is room."""
-        if self._held is not None:
-            self._held.append((topic, key, value, partition))
-            return
-        while not self._try_produce(topic, key, value, partition):
+        while not self._queue(topic, key, value, partition):
             self.producer.poll(0.05)
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         """Queue one record from a coroutine; a full queue is waited out without blocking the event loop."""
-        while True:
-            if self._held is not None:
-                self._held.append((topic, key, value, partition))
-                return
-            if self._try_produce(topic, key, value, partition):
-                return
-            self.producer.poll(0)
-            await asyncio.sleep(0.005)
+        while not self._queue(topic, key, value, partition):
+            await self._wait_for_room()
+
+    def _queue(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None) -> bool:
+        """Hold the record while a flush runs, else hand it to librdkafka; False when librdkafka's queue is full."""
+        if self._held is not None:
+            self._held.append((topic, key, value, partition))
+            return True
+        return self._try_produce(topic, key, value, partition)
+
+    async def _wait_for_room(self) -> None:
+        """Let librdkafka serve its events (freeing queue room) without blocking the event loop."""
+        self.producer.poll(0)
+        await asyncio.sleep(0.005)
 
     def _try_produce(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None) -> bool:
         producer = self.producer
@@ -189,8 +192,7 @@ class Outbox:
             else:
                 del held[:i]  # handed over already: a cancellation here must not hand them over twice
                 i = 0
-                self.producer.poll(0)
-                await asyncio.sleep(0.005)
+                await self._wait_for_room()
         self._held = None
 
     def close(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> int:
