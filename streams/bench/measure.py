@@ -24,6 +24,27 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
+def median_interval(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float, float] | None:
+    """A distribution-free interval for the median of what ``values`` were drawn from: (low, high, coverage).
+
+    The k-th smallest and the k-th largest of n independent values bracket
+    that median with probability 1 - 2 P(Binomial(n, 1/2) < k), whatever the
+    distribution; k is the largest whose coverage is at least ``confidence``.
+    None when there are too few values for it (fewer than 6 at 95 %).
+    """
+    ordered = sorted(v for v in values if v is not None and not math.isnan(v))
+    n = len(ordered)
+    interval = None
+    below = 0.0  # P(Binomial(n, 1/2) < k)
+    for k in range(1, n // 2 + 1):
+        below += math.comb(n, k - 1) / 2**n
+        coverage = 1 - 2 * below
+        if coverage < confidence:
+            break
+        interval = (ordered[k - 1], ordered[n - k], coverage)
+    return interval
+
+
 @dataclass(frozen=True)
 class Spread:
     """The median of repeated figures and their range."""

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .costs import STAGES, CallCosts, measure_in_child
-from .measure import Spread, machine, versions
+from .measure import Spread, machine, median_interval, versions
 from .offline import OfflineRun, generate, route_once
 from .stages import KINDS, TITLES, Drain, Phases, PipelineRun, drain_only, fresh_run_tag, run_pipeline
 
@@ -113,6 +113,12 @@ class Results:
             pair["worker"].throughput / pair["faust"].throughput for pair in self.pairs if pair["faust"].throughput > 0
         )
 
+    def paired_drains_interval(self) -> tuple[float, float, float] | None:
+        """The 95 % interval of the per-pair ratio's median (:func:`median_interval`); None below 6 pairs."""
+        return median_interval(
+            pair["worker"].throughput / pair["faust"].throughput for pair in self.pairs if pair["faust"].throughput > 0
+        )
+
     def cost(self, stage: str) -> Spread:
         """CPU microseconds per new call of one in-process stage (or ``total``), over the repetitions."""
         return Spread.of(getattr(c, stage) for c in self.costs)
@@ -142,6 +148,9 @@ class Results:
             met = None if math.isnan(value) else (value >= bound if op == ">=" else value <= bound)
             out.append({"target": name, "median": value, "min": spread.low, "max": spread.high,
                         "op": op, "bound": bound, "met": met})
+        interval = self.paired_drains_interval() if self.pairs else None
+        if interval is not None:
+            out[0]["median_interval"] = {"low": interval[0], "high": interval[1], "coverage": interval[2]}
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -336,6 +345,10 @@ def report(res: Results, out: IO[str]) -> None:
             f"   {'worker, events/s':50} {res.paired_drains('worker').format(0)}\n"
             f"   {'worker / bare-Faust throughput, per pair':50} {res.paired_drains().format(2)}\n"
         )
+        interval = res.paired_drains_interval()
+        if interval is not None:
+            low, high, coverage = interval
+            w(f"   {f'{coverage * 100:.0f} % interval of that median':50} {low:.2f}–{high:.2f}\n")
     if res.offline:
         off = Spread.of(r.calls_per_s for r in res.offline)
         rss = Spread.of(r.peak_rss_mib for r in res.offline)
@@ -352,7 +365,9 @@ def report(res: Results, out: IO[str]) -> None:
     for t in res.targets():
         verdict = "n/a" if t["met"] is None else ("met" if t["met"] else "MISSED")
         digits = 0 if t["bound"] >= 100 else 2
-        w(f"   {t['target']:50} {t['median']:,.{digits}f} (want {t['op']} {t['bound']:,.{digits}f}): {verdict}\n")
+        interval = t.get("median_interval")
+        within = f" (the median's interval {interval['low']:.2f}–{interval['high']:.2f})" if interval else ""
+        w(f"   {t['target']:50} {t['median']:,.{digits}f} (want {t['op']} {t['bound']:,.{digits}f}): {verdict}{within}\n")
     w(f"\ntotal {res.seconds / 60:.1f} min\n")
 
 

@@ -1,0 +1,47 @@
+"""The report's paired-drain figures, from synthetic drains (no broker)."""
+
+import io
+
+import pytest
+
+from dispatchbus.bench.runner import PLANS, Results, report
+from dispatchbus.bench.stages import Drain
+
+MACHINE = {"cores": 2, "cpu": "test cpu", "memory_gib": 1.0, "os": "test os"}
+
+
+def _results(ratios: list[float]) -> Results:
+    res = Results(PLANS["full"], "test", MACHINE, {"python": "3"}, "test broker", {}, [])
+    for ratio in ratios:
+        res.pairs.append({
+            "faust": Drain("faust", 30_000, 5_000.0, 0.2, 0.05, 6.0),
+            "worker": Drain("worker", 15_000, 5_000.0 * ratio, 0.2, 0.05, 6.0),
+        })
+    return res
+
+
+def _text(res: Results) -> str:
+    out = io.StringIO()
+    report(res, out)
+    return out.getvalue()
+
+
+def test_the_throughput_target_carries_the_interval_of_its_median():
+    ratios = [0.70, 0.95, 0.78, 1.02, 0.83, 0.88, 0.91, 0.74, 1.10, 0.85, 0.80, 0.97]
+    res = _results(ratios)
+    target = res.targets()[0]
+    assert target["median"] == pytest.approx(0.865)
+    assert target["met"] is True
+    # 12 pairs: the 3rd smallest and the 3rd largest ratio.
+    assert target["median_interval"]["low"] == pytest.approx(0.78)
+    assert target["median_interval"]["high"] == pytest.approx(0.97)
+    text = _text(res)
+    assert "96 % interval of that median" in text
+    assert "0.78–0.97" in text
+    assert "met (the median's interval 0.78–0.97)" in text
+
+
+def test_too_few_pairs_for_an_interval_print_none():
+    res = _results([0.9, 0.8, 0.85])
+    assert "median_interval" not in res.targets()[0]
+    assert "interval" not in _text(res)
