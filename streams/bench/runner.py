@@ -110,19 +110,19 @@ class Results:
         pairs = zip(self.pipelines.get(num, []), self.pipelines.get(den, []))
         return Spread.of(figure(a) / below(b) for a, b in pairs if below(b) > 0)
 
+    def _pair_ratios(self) -> list[float]:
+        return [pair["worker"].throughput / pair["faust"].throughput for pair in self.pairs
+                if pair["faust"].throughput > 0]
+
     def paired_drains(self, kind: str | None = None) -> Spread:
         """Throughput of ``kind`` in the paired drains, or (no kind) the worker / bare-Faust ratio per pair."""
         if kind is not None:
             return Spread.of(pair[kind].throughput for pair in self.pairs)
-        return Spread.of(
-            pair["worker"].throughput / pair["faust"].throughput for pair in self.pairs if pair["faust"].throughput > 0
-        )
+        return Spread.of(self._pair_ratios())
 
     def paired_drains_interval(self) -> tuple[float, float, float] | None:
         """The 95 % interval of the per-pair ratio's median (:func:`median_interval`); None below 6 pairs."""
-        return median_interval(
-            pair["worker"].throughput / pair["faust"].throughput for pair in self.pairs if pair["faust"].throughput > 0
-        )
+        return median_interval(self._pair_ratios())
 
     def cost(self, stage: str) -> Spread:
         """CPU microseconds per new call of one in-process stage (or ``total``), over the repetitions."""
