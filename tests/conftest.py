@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,14 @@ from dispatchbus.broker import EmbeddedBroker, isolated_settings
 from dispatchbus.settings import Settings
 
 from .support.worker import WorkerProcess
+
+
+@pytest.fixture
+def restore_switch_interval() -> Iterator[None]:
+    """Puts the interpreter's switch interval back after a test that lets the worker's code change it."""
+    before = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(before)
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,7 @@ import pytest
 from dispatchbus.lock_switch import BUSY_BATCH_RECORDS, IDLE_SWITCH_INTERVAL_S, LockSwitch
 
 
-@pytest.fixture(autouse=True)
-def restore_switch_interval():
-    before = sys.getswitchinterval()
-    yield
-    sys.setswitchinterval(before)
+pytestmark = pytest.mark.usefixtures("restore_switch_interval")
 
 
 def batch(*sizes):

@@ -16,6 +16,7 @@ from mode.utils.queues import FlowControlEvent
 from dispatchbus import catalogue, transport
 from dispatchbus.agents import lifecycle
 from dispatchbus.app import create_app
+from dispatchbus.lock_switch import IDLE_SWITCH_INTERVAL_S
 from dispatchbus.settings import Settings
 
 from .support.waiting import wait_for
@@ -40,7 +41,9 @@ def test_worker_consumer_uses_the_configured_fetch_wait(tmp_path):
     assert consumer._fetch_max_wait_ms == 10
 
 
-def test_each_fetch_sets_the_lock_switch_interval_from_the_configured_busy_one(tmp_path, monkeypatch):
+def test_each_fetch_sets_the_lock_switch_interval_from_the_configured_busy_one(
+    tmp_path, monkeypatch, restore_switch_interval
+):
     settings = Settings()
     settings.worker.data_dir = tmp_path
     settings.worker.busy_switch_interval_s = 0.03
@@ -59,11 +62,7 @@ def test_each_fetch_sets_the_lock_switch_interval_from_the_configured_busy_one(t
             intervals.append(round(sys.getswitchinterval(), 6))
         return intervals
 
-    before = sys.getswitchinterval()
-    try:
-        assert asyncio.run(fetch_twice()) == [0.03, 0.005]
-    finally:
-        sys.setswitchinterval(before)
+    assert asyncio.run(fetch_twice()) == [0.03, IDLE_SWITCH_INTERVAL_S]
 
 
 def test_verified_end_offsets_count_every_record_of_the_last_batch(broker, bus_settings):
