@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -85,6 +86,14 @@ class Outbox:
     flush, and so that it waits for exactly the records queued before it, the
     records queued meanwhile are held back, in order, and handed to librdkafka
     as soon as it returns.
+
+    While the worker works through a large fetched batch (it is behind), the
+    consumer also has the outbox hold records (:meth:`hold`): they are handed
+    over in bursts, at most ``max_s`` apart, and at the batch's end
+    (:meth:`release`). librdkafka then sends a few large produce requests
+    instead of one per linger period, which costs the broker and librdkafka's
+    threads far less per record (docs/benchmark.md, round 16). A flush hands
+    held records over too, so a commit still waits for them.
     """
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -93,9 +102,12 @@ class Outbox:
         self._producer: Producer | None = None
         self._lock = threading.Lock()
         self._unpolled = 0
-        # Only the event loop's thread touches these two.
-        self._held: list[Queued] | None = None  # not None while a flush runs
+        # Only the event loop's thread touches the rest.
+        self._held: list[Queued] | None = None  # not None while a flush runs or the outbox holds records
         self._flushing: asyncio.Future[None] | None = None
+        self._holding = False
+        self._max_hold_s = 0.0
+        self._pass_on_at = 0.0  # monotonic time after which held records are handed over with the next one
 
     @property
     def producer(self) -> Producer:
@@ -117,11 +129,53 @@ class Outbox:
             await self._wait_for_room()
 
     def _queue(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None) -> bool:
-        """Hold the record while a flush runs, else hand it to librdkafka; False when librdkafka's queue is full."""
-        if self._held is not None:
-            self._held.append((topic, key, value, partition))
+        """Hold the record while a flush runs or the outbox holds, else hand it to librdkafka.
+
+        False when librdkafka's queue is full (the record was not taken).
+        """
+        held = self._held
+        if held is not None:
+            held.append((topic, key, value, partition))
+            if self._holding and self._flushing is None and time.monotonic() >= self._pass_on_at:
+                if self._pass_on(held):
+                    self._pass_on_at = time.monotonic() + self._max_hold_s
             return True
         return self._try_produce(topic, key, value, partition)
+
+    @property
+    def holding(self) -> bool:
+        """True between :meth:`hold` and :meth:`release`."""
+        return self._holding
+
+    def hold(self, max_s: float) -> None:
+        """Hold the records queued from now on; hand them over at most ``max_s`` apart and on :meth:`release`.
+
+        The limit is checked when a record is queued: while the worker is
+        behind, records keep coming. A hold that is on already keeps its limit.
+        """
+        if self._holding:
+            return
+        self._holding = True
+        self._max_hold_s = max_s
+        self._pass_on_at = time.monotonic() + max_s
+        if self._held is None:
+            self._held = []
+
+    async def release(self) -> None:
+        """End the hold: the held records go to librdkafka, oldest first (a running flush hands them over)."""
+        self._holding = False
+        if self._flushing is not None:
+            return
+        if not self._held:
+            self._held = None
+            return
+        # Handing over may wait for room in librdkafka's queue; a flush started meanwhile waits for this.
+        done = self._flushing = asyncio.get_running_loop().create_future()
+        try:
+            await self._hand_over()
+        finally:
+            self._flushing = None
+            done.set_result(None)
 
     async def _wait_for_room(self) -> None:
         """Let librdkafka serve its events (freeing queue room) without blocking the event loop."""
@@ -155,9 +209,9 @@ class Outbox:
         """
         while self._flushing is not None:  # one flush at a time: the records a flush holds come before this one
             await asyncio.wait([self._flushing])
-        if self._producer is None:
-            return
-        producer = self._producer
+        if self._producer is None and not self._held:
+            return  # nothing was ever queued
+        producer = self.producer
         loop = asyncio.get_running_loop()
         done = self._flushing = loop.create_future()
         try:
@@ -185,19 +239,27 @@ class Outbox:
         held = self._held
         if held is None:
             return
+        while not self._pass_on(held):
+            await self._wait_for_room()
+        if self._holding:
+            self._held = []
+            self._pass_on_at = time.monotonic() + self._max_hold_s
+        else:
+            self._held = None
+
+    def _pass_on(self, held: list[Queued]) -> bool:
+        """Hand ``held`` to librdkafka from its start until its queue is full; True when none is left."""
         i = 0
-        while i < len(held):
-            if self._try_produce(*held[i]):
-                i += 1
-            else:
-                del held[:i]  # handed over already: a cancellation here must not hand them over twice
-                i = 0
-                await self._wait_for_room()
-        self._held = None
+        n = len(held)
+        while i < n and self._try_produce(*held[i]):
+            i += 1
+        del held[:i]  # handed over already: a cancellation of the caller must not hand them over twice
+        return not held
 
     def close(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> int:
         """Flush what is left (blocking) and drop the producer; returns how many records were not delivered."""
         held, self._held = self._held or [], None
+        self._holding = False
         if self._producer is None and not held:
             return 0
         not_queued = sum(not self._try_produce(*record) for record in held)

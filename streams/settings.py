@@ -166,6 +166,15 @@ class WorkerSettings(BaseModel):
         "batch (it is behind); CPython's 0.005 s otherwise. At 0.005 s the Kafka consumer's thread took the lock "
         "mid-batch every 5 ms to poll its partitions (docs/benchmark.md, round 14).",
     )
+    busy_output_hold_s: float = Field(
+        default=0.1,
+        ge=0,
+        le=1.0,
+        description="While the worker works through a large fetched batch (it is behind), its outputs are handed "
+        "to the producer in bursts at most this far apart, and at the batch's end, instead of one by one: fewer, "
+        "larger produce requests, about a quarter more calls per second (docs/benchmark.md, round 16). 0: never "
+        "held. Small batches (the worker keeps up) are never held.",
+    )
     clock: Literal["wall", "event-time"] = Field(
         default="wall",
         description="What handoff deadlines are compared with: the wall clock (live), or the latest event "

@@ -27,7 +27,9 @@ Registered under the ``dispatchbus://`` URL scheme through the
   earliest record (the ``earliest`` policy; aiokafka would leave it wherever
   its fetcher was).
 * After each fetch the consumer sets the interpreter lock's switch interval
-  from the size of the batch fetched (:mod:`dispatchbus.lock_switch`).
+  from the size of the batch fetched (:mod:`dispatchbus.lock_switch`), and
+  while that batch is large it has the outbox hold the worker's outputs, to
+  hand them over in bursts (``Settings.worker.busy_output_hold_s``).
 * Records of topics registered with :meth:`App.deliver_directly` skip Faust's
   conductor, channel and stream: the fetch loop hands each one to its handler
   and acknowledges it once handled (see ``Consumer._drain_messages``).
@@ -155,10 +157,26 @@ class Consumer(faust_aiokafka.Consumer):
         settings = getattr(self.app, "dispatchbus_settings", None)
         return LockSwitch(settings.worker.busy_switch_interval_s) if settings is not None else None
 
+    @cached_property
+    def _busy_hold(self) -> tuple[Any, float] | None:
+        """The outbox to hold while a batch is large, and its limit (None: nothing is held)."""
+        settings = getattr(self.app, "dispatchbus_settings", None)
+        outbox = getattr(self.app, "dispatchbus_outbox", None)
+        if settings is None or outbox is None or settings.worker.busy_output_hold_s <= 0:
+            return None
+        return outbox, settings.worker.busy_output_hold_s
+
     async def _wait_next_records(self, timeout: float) -> Any:
+        # The fetch loop asks for the next batch once it has handled the last one.
+        hold = self._busy_hold
+        if hold is not None and hold[0].holding:
+            await hold[0].release()
         records, active = await super()._wait_next_records(timeout)
-        if self.lock_switch is not None:
-            self.lock_switch.after_fetch(records)
+        switch = self.lock_switch
+        if switch is not None:
+            switch.after_fetch(records)
+            if switch.busy and hold is not None:
+                hold[0].hold(hold[1])
         return records, active
 
     async def perform_seek(self) -> None:

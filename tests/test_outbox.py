@@ -190,3 +190,74 @@ def test_a_dropped_outbox_and_its_producer_are_freed_without_the_garbage_collect
         assert dropped() is None
     finally:
         gc.enable()
+
+
+def test_records_held_while_the_worker_is_behind_reach_librdkafka_on_release_in_order(bus_settings, new_outbox):
+    outbox = new_outbox(bus_settings.kafka.producer_config())
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+
+    async def hold_then_release() -> tuple[int, int]:
+        outbox.produce(topic, b"k", b"0", partition=0)  # before the hold: handed over at once
+        outbox.hold(max_s=60.0)
+        outbox.produce(topic, b"k", b"1", partition=0)
+        await outbox.send(topic, b"k", b"2", partition=0)
+        queued_while_held = len(outbox.producer)
+        await outbox.release()
+        return queued_while_held, len(outbox.producer)
+
+    while_held, after_release = asyncio.run(hold_then_release())
+    assert while_held <= 1 and after_release >= 2  # "0" may be on its way already; "1" and "2" waited
+    assert not outbox.holding
+    assert outbox.close() == 0
+    records = read_partition(bus_settings, topic, 0, lambda got: len(got) >= 3, what="three records")
+    assert _values(records) == [b"0", b"1", b"2"]
+
+
+def test_a_hold_older_than_its_limit_passes_the_held_records_on_with_the_next_one(bus_settings, new_outbox):
+    """A large batch takes seconds; its first outputs must not wait for its end."""
+    outbox = new_outbox(bus_settings.kafka.producer_config())
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+
+    async def hold_past_the_limit() -> list[int]:
+        outbox.hold(max_s=0.05)
+        queued = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        n = 0
+        while len(outbox.producer) < 2 and loop.time() < deadline:
+            await outbox.send(topic, b"k", b"%d" % n, partition=0)
+            queued.append(len(outbox.producer))
+            n += 1
+            await asyncio.sleep(0.005)
+        await outbox.release()
+        await outbox.flush(timeout=20)
+        return queued
+
+    queued = asyncio.run(hold_past_the_limit())
+    assert queued[0] == 0, "the first record was held"
+    assert queued[-1] == len(queued), "the limit passed everything held on, in one go"
+    records = read_partition(bus_settings, topic, 0, lambda got: len(got) >= len(queued), what="every record")
+    assert _values(records) == [b"%d" % n for n in range(len(queued))]
+
+
+def test_a_flush_during_a_hold_delivers_what_was_held_and_the_hold_goes_on(bus_settings, new_outbox):
+    """At-least-once: offsets are committed after a flush, so the flush must deliver every held output."""
+    outbox = new_outbox(bus_settings.kafka.producer_config())
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+
+    async def flush_mid_hold() -> tuple[int, int]:
+        outbox.hold(max_s=60.0)
+        outbox.produce(topic, b"k", b"a", partition=0)
+        outbox.produce(topic, b"k", b"b", partition=0)
+        await outbox.flush(timeout=20)
+        delivered = len(outbox.producer)
+        outbox.produce(topic, b"k", b"c", partition=0)
+        still_held = len(outbox.producer) == 0 and outbox.holding
+        return delivered, still_held
+
+    delivered, still_held = asyncio.run(flush_mid_hold())
+    assert delivered == 0 and still_held
+    read_partition(bus_settings, topic, 0, lambda got: _values(got) == [b"a", b"b"], what="the two flushed records")
+    assert outbox.close() == 0, "closing hands the held record over too"
+    records = read_partition(bus_settings, topic, 0, lambda got: len(got) >= 3, what="three records")
+    assert _values(records) == [b"a", b"b", b"c"]

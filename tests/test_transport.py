@@ -65,6 +65,40 @@ def test_each_fetch_sets_the_lock_switch_interval_from_the_configured_busy_one(
     assert asyncio.run(fetch_twice()) == [0.03, IDLE_SWITCH_INTERVAL_S]
 
 
+@pytest.mark.parametrize("hold_s", [0.2, 0.0])
+def test_a_large_fetched_batch_has_the_outbox_hold_until_the_next_fetch(
+    tmp_path, monkeypatch, restore_switch_interval, hold_s
+):
+    settings = Settings()
+    settings.worker.data_dir = tmp_path
+    settings.worker.busy_output_hold_s = hold_s
+    app = create_app(settings).app
+    outbox = app.dispatchbus_outbox
+    sizes = [500, 600, 2, 300]
+    holding_when_fetching = []
+
+    async def faust_wait(self, timeout):
+        holding_when_fetching.append(outbox.holding)
+        return {TP("cad.calls", 0): [object()] * sizes.pop(0)}, set()
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_wait)
+
+    async def fetch_all():
+        holding_after = []
+        while sizes:
+            await app.consumer._wait_next_records(1.0)
+            holding_after.append(outbox.holding)
+        return holding_after
+
+    holding_after = asyncio.run(fetch_all())
+    assert holding_when_fetching == [False] * 4, "the batch before is handled: its outputs go before the fetch"
+    if hold_s:
+        assert holding_after == [True, True, False, True]
+        assert outbox._max_hold_s == hold_s
+    else:
+        assert holding_after == [False] * 4
+
+
 def test_verified_end_offsets_count_every_record_of_the_last_batch(broker, bus_settings):
     """tansu reports the end of a partition as the last batch's base offset + 1."""
     from confluent_kafka import Consumer, Producer, TopicPartition
