@@ -6,8 +6,9 @@ process:
 
 1. the calls are produced to ``cad.calls`` before the processor starts; the
    processor then drains them as fast as it can, and throughput is the number
-   of outputs over the time from the first output to the last, as the
-   collector receives them (the processor's start-up is not counted);
+   of outputs over the time from 20 ms after the first output to the last, as
+   the collector receives them (the processor's start-up is not counted; see
+   :meth:`~dispatchbus.bench.traffic.Arrivals.window`);
 2. then fresh calls are offered at a fixed rate to the same running
    processor, and each call's latency is the time from handing it to the
    producer to receiving its output (keyed by ``call_id``).
@@ -244,7 +245,7 @@ class Drain:
     kind: str
     events: int
     throughput: float
-    """Outputs per second, from the first output to the last, as the collector receives them."""
+    """Outputs per second as the collector receives them, over the window of ``Arrivals.window``."""
     cpu_per_1000: float
     broker_cpu_per_1000: float
     started_s: float
@@ -264,25 +265,45 @@ def _drain(
     """Wait for ``child`` (just spawned) to turn every record of ``backlog`` into an output."""
     pid = child.proc.pid  # type: ignore[union-attr]
     spawned = time.perf_counter()
-    marks: dict[str, float] = {}
-
-    def first() -> None:
-        marks["cpu"] = cpu_seconds(pid)
-        marks["broker"] = broker.seconds()
-
-    got = collector.collect(len(backlog), timeout=120 + len(backlog) / 200, on_first=first,
-                            alive=_alive_check(kind, child, log))
-    cpu_end = cpu_seconds(pid)
-    broker_end = broker.seconds()
+    marks = _CpuMarks(pid, broker)
+    got = collector.collect(len(backlog), timeout=120 + len(backlog) / 200, on_first=marks.first,
+                            on_open=marks.open, alive=_alive_check(kind, child, log))
+    marks.end()
     if got.count < len(backlog) or got.first is None or got.last is None:
         _alive_check(kind, child, log)()
         raise RuntimeError(f"{kind}: only {got.count} of {len(backlog)} outputs arrived; log {log}")
-    span = got.last - got.first
-    per_1000 = 1000 / max(1, got.count - 1)
+    counted, span, start = got.window()
+    cpu, broker_cpu = marks.since(start)
+    per_1000 = 1000 / max(1, counted)
     return Drain(
-        kind, got.count, (got.count - 1) / span if span > 0 else math.inf,
-        (cpu_end - marks["cpu"]) * per_1000, (broker_end - marks["broker"]) * per_1000, got.first - spawned,
+        kind, got.count, counted / span if span > 0 else math.inf,
+        cpu * per_1000, broker_cpu * per_1000, got.first - spawned,
     )
+
+
+class _CpuMarks:
+    """CPU seconds of a processor and of the broker at a rate window's possible starts and at its end."""
+
+    def __init__(self, pid: int, broker: Cpu) -> None:
+        self._pid, self._broker = pid, broker
+        self._at: dict[str, tuple[float, float]] = {}
+
+    def _mark(self, name: str) -> None:
+        self._at[name] = (cpu_seconds(self._pid), self._broker.seconds())
+
+    def first(self) -> None:
+        self._mark("first")
+
+    def open(self) -> None:
+        self._mark("open")
+
+    def end(self) -> None:
+        self._mark("end")
+
+    def since(self, start: str) -> tuple[float, float]:
+        """Processor and broker CPU seconds from the mark ``start`` to the end."""
+        (cpu0, broker0), (cpu1, broker1) = self._at[start], self._at["end"]
+        return cpu1 - cpu0, broker1 - broker0
 
 
 def _alive_check(kind: str, child: ChildProcess, log: Path) -> Callable[[], None]:
@@ -443,26 +464,24 @@ def _replies(
     topic = catalogue.RESPONDER_ACTIVITY.full_name(settings.topics)
     records = encode(serde, topic, responder_lifecycles(calls), "call_id")
     per_call = len(records) // len(calls)
-    marks: dict[str, float] = {}
-
-    def first() -> None:
-        marks["cpu"], marks["broker"] = cpu_seconds(pid), broker.seconds()
-
+    marks = _CpuMarks(pid, broker)
     with Collector(settings, catalogue.FEEDBACK.full_name(settings.topics)) as feedback:
         sender.preload(topic, records)
-        got = feedback.collect(len(calls), timeout=120 + len(records) / 200, on_first=first, alive=alive)
-        cpu_end, broker_end = cpu_seconds(pid), broker.seconds()
+        got = feedback.collect(len(calls), timeout=120 + len(records) / 200, on_first=marks.first,
+                               on_open=marks.open, alive=alive)
+        marks.end()
     if got.count < len(calls) or got.first is None or got.last is None:
         alive()
         raise RuntimeError(f"worker: only {got.count} of {len(calls)} calls ended with outcome feedback")
-    span = got.last - got.first
-    events = per_call * (got.count - 1)
+    counted, span, start = got.window()
+    events = per_call * counted
+    cpu, broker_cpu = marks.since(start)
     return ReplyRun(
         calls=got.count,
         events=per_call * got.count,
         throughput=events / span if span > 0 else math.inf,
-        cpu_per_1000=(cpu_end - marks["cpu"]) / max(1, events) * 1000,
-        broker_cpu_per_1000=(broker_end - marks["broker"]) / max(1, events) * 1000,
+        cpu_per_1000=cpu / max(1, events) * 1000,
+        broker_cpu_per_1000=broker_cpu / max(1, events) * 1000,
     )
 
 
