@@ -31,14 +31,13 @@ class LockSwitch:
         self.busy_s = busy_s
         self.idle_s = idle_s
         self._current: float | None = None
-        self.busy = False
-        """Whether the last batch fetched was large (the worker is behind)."""
+        self.fetched = 0
+        """How many records the last fetch returned."""
 
     def after_fetch(self, records: Mapping[Any, Sized] | None) -> float:
         """Choose the interval for handling ``records`` (partition -> its records); returns it."""
-        count = sum(len(batch) for batch in records.values()) if records else 0
-        self.busy = count >= BUSY_BATCH_RECORDS
-        interval = self.busy_s if self.busy else self.idle_s
+        count = self.fetched = sum(len(batch) for batch in records.values()) if records else 0
+        interval = self.busy_s if count >= BUSY_BATCH_RECORDS else self.idle_s
         if interval != self._current:
             sys.setswitchinterval(interval)
             self._current = interval

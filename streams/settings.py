@@ -170,10 +170,10 @@ class WorkerSettings(BaseModel):
         default=0.1,
         ge=0,
         le=1.0,
-        description="While the worker works through a large fetched batch (it is behind), its outputs are handed "
-        "to the producer in bursts at most this far apart, and at the batch's end, instead of one by one: fewer, "
-        "larger produce requests, about a quarter more calls per second (docs/benchmark.md, round 16). 0: never "
-        "held. Small batches (the worker keeps up) are never held.",
+        description="While the worker works through a fetched batch of 1 000 records or more (it is far behind), "
+        "its outputs are handed to the producer in bursts at most this far apart, and at the batch's end, instead of "
+        "one by one: fewer, larger produce requests (docs/benchmark.md, round 16). 0: never held. Smaller batches "
+        "are never held.",
     )
     clock: Literal["wall", "event-time"] = Field(
         default="wall",

@@ -28,8 +28,9 @@ Registered under the ``dispatchbus://`` URL scheme through the
   its fetcher was).
 * After each fetch the consumer sets the interpreter lock's switch interval
   from the size of the batch fetched (:mod:`dispatchbus.lock_switch`), and
-  while that batch is large it has the outbox hold the worker's outputs, to
-  hand them over in bursts (``Settings.worker.busy_output_hold_s``).
+  while a batch of at least ``HOLD_BATCH_RECORDS`` is handled it has the
+  outbox hold the worker's outputs, to hand them over in bursts
+  (``Settings.worker.busy_output_hold_s``).
 * Records of topics registered with :meth:`App.deliver_directly` skip Faust's
   conductor, channel and stream: the fetch loop hands each one to its handler
   and acknowledges it once handled (see ``Consumer._drain_messages``).
@@ -67,6 +68,14 @@ SEEK_TIMEOUT_S = 30.0
 
 SEEK_POLL_S = 0.1
 """How often a waiting seek checks that the consumer's loop still runs."""
+
+HOLD_BATCH_RECORDS = 1000
+"""A fetched batch at least this large has the outbox hold the worker's outputs (``Settings.worker.busy_output_hold_s``).
+
+About 0.2 s of work for new calls: the worker is far behind, and a record
+waits longer than a hold for its turn anyway. At 1 000 calls/s on a slow
+stretch of the development VM batches of 100 were common, and holding them
+raised the p99 (docs/benchmark.md, round 16)."""
 
 DirectHandler = Callable[[Any], Awaitable[None]]
 """Handles one Faust ``Message`` delivered by :meth:`App.deliver_directly`."""
@@ -175,7 +184,7 @@ class Consumer(faust_aiokafka.Consumer):
         switch = self.lock_switch
         if switch is not None:
             switch.after_fetch(records)
-            if switch.busy and hold is not None:
+            if hold is not None and switch.fetched >= HOLD_BATCH_RECORDS:
                 hold[0].hold(hold[1])
         return records, active
 

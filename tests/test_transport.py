@@ -66,7 +66,7 @@ def test_each_fetch_sets_the_lock_switch_interval_from_the_configured_busy_one(
 
 
 @pytest.mark.parametrize("hold_s", [0.2, 0.0])
-def test_a_large_fetched_batch_has_the_outbox_hold_until_the_next_fetch(
+def test_a_batch_far_behind_has_the_outbox_hold_until_the_next_fetch(
     tmp_path, monkeypatch, restore_switch_interval, hold_s
 ):
     settings = Settings()
@@ -74,7 +74,8 @@ def test_a_large_fetched_batch_has_the_outbox_hold_until_the_next_fetch(
     settings.worker.busy_output_hold_s = hold_s
     app = create_app(settings).app
     outbox = app.dispatchbus_outbox
-    sizes = [500, 600, 2, 300]
+    big = transport.HOLD_BATCH_RECORDS
+    sizes = [big, big + 100, 2, big - 1, 300 + big]
     holding_when_fetching = []
 
     async def faust_wait(self, timeout):
@@ -91,12 +92,12 @@ def test_a_large_fetched_batch_has_the_outbox_hold_until_the_next_fetch(
         return holding_after
 
     holding_after = asyncio.run(fetch_all())
-    assert holding_when_fetching == [False] * 4, "the batch before is handled: its outputs go before the fetch"
+    assert holding_when_fetching == [False] * 5, "the batch before is handled: its outputs go before the fetch"
     if hold_s:
-        assert holding_after == [True, True, False, True]
+        assert holding_after == [True, True, False, False, True]
         assert outbox._max_hold_s == hold_s
     else:
-        assert holding_after == [False] * 4
+        assert holding_after == [False] * 5
 
 
 def test_verified_end_offsets_count_every_record_of_the_last_batch(broker, bus_settings):
