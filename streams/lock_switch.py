@@ -9,6 +9,9 @@ the batch anyway. While a fetched batch is large (the worker is behind), the
 interval is longer; once batches are small again (the worker keeps up, and a
 record's latency matters), CPython's interval comes back. Measured in
 docs/benchmark.md, round 14.
+
+The fetched batch's size also decides when the worker's outbox holds its
+outputs (``HOLD_BATCH_RECORDS``; :meth:`dispatchbus.outbox.Outbox.hold`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ from typing import Any
 
 BUSY_BATCH_RECORDS = 100
 """A fetched batch at least this large means the worker is behind (~20 ms of work for new calls)."""
+
+HOLD_BATCH_RECORDS = 1000
+"""A fetched batch at least this large has the outbox hold the worker's outputs (``Settings.worker.busy_output_hold_s``).
+
+About 0.2 s of work for new calls: the worker is far behind, and a record
+waits longer than a hold for its turn anyway. At 1 000 calls/s on a slow
+stretch of the development VM batches of 100 were common, and holding them
+raised the p99 (docs/benchmark.md, round 16)."""
 
 IDLE_SWITCH_INTERVAL_S = 0.005
 """CPython's default switch interval."""

@@ -89,14 +89,14 @@ class Outbox:
 
     While the worker works through a large fetched batch (it is behind), the
     consumer also has the outbox hold records (:meth:`hold`): they are handed
-    over in bursts, at most ``max_s`` apart, and at the batch's end
+    over in bursts, at most ``max_hold_s`` apart, and at the batch's end
     (:meth:`release`). librdkafka then sends a few large produce requests
     instead of one per linger period, which costs the broker and librdkafka's
     threads far less per record (docs/benchmark.md, round 16). A flush hands
     held records over too, so a commit still waits for them.
     """
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], max_hold_s: float = 0.0) -> None:
         self._failures = _Failures()
         self._config = {**config, "delivery.report.only.error": True, "on_delivery": self._failures}
         self._producer: Producer | None = None
@@ -105,8 +105,9 @@ class Outbox:
         # Only the event loop's thread touches the rest.
         self._held: list[Queued] | None = None  # not None while a flush runs or the outbox holds records
         self._flushing: asyncio.Future[None] | None = None
+        self.max_hold_s = max_hold_s
+        """How far apart :meth:`hold` hands records over (0: it does not hold)."""
         self._holding = False
-        self._max_hold_s = 0.0
         self._pass_on_at = 0.0  # monotonic time after which held records are handed over with the next one
 
     @property
@@ -138,7 +139,7 @@ class Outbox:
             held.append((topic, key, value, partition))
             if self._holding and self._flushing is None and time.monotonic() >= self._pass_on_at:
                 if self._pass_on(held):
-                    self._pass_on_at = time.monotonic() + self._max_hold_s
+                    self._pass_on_at = time.monotonic() + self.max_hold_s
             return True
         return self._try_produce(topic, key, value, partition)
 
@@ -147,17 +148,17 @@ class Outbox:
         """True between :meth:`hold` and :meth:`release`."""
         return self._holding
 
-    def hold(self, max_s: float) -> None:
-        """Hold the records queued from now on; hand them over at most ``max_s`` apart and on :meth:`release`.
+    def hold(self) -> None:
+        """Hold the records queued from now on; hand them over ``max_hold_s`` apart at most, and on :meth:`release`.
 
         The limit is checked when a record is queued: while the worker is
-        behind, records keep coming. A hold that is on already keeps its limit.
+        behind, records keep coming. Does nothing if ``max_hold_s`` is 0 or a
+        hold is on already.
         """
-        if self._holding:
+        if self._holding or self.max_hold_s <= 0:
             return
         self._holding = True
-        self._max_hold_s = max_s
-        self._pass_on_at = time.monotonic() + max_s
+        self._pass_on_at = time.monotonic() + self.max_hold_s
         if self._held is None:
             self._held = []
 
@@ -243,7 +244,7 @@ class Outbox:
             await self._wait_for_room()
         if self._holding:
             self._held = []
-            self._pass_on_at = time.monotonic() + self._max_hold_s
+            self._pass_on_at = time.monotonic() + self.max_hold_s
         else:
             self._held = None
 

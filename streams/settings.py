@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .lock_switch import HOLD_BATCH_RECORDS
+
 
 class KafkaSettings(BaseModel):
     """How to reach the brokers, and client tuning shared by every process."""
@@ -170,10 +172,10 @@ class WorkerSettings(BaseModel):
         default=0.1,
         ge=0,
         le=1.0,
-        description="While the worker works through a fetched batch of 1 000 records or more (it is far behind), "
-        "its outputs are handed to the producer in bursts at most this far apart, and at the batch's end, instead of "
-        "one by one: fewer, larger produce requests (docs/benchmark.md, round 16). 0: never held. Smaller batches "
-        "are never held.",
+        description=f"While the worker works through a fetched batch of {HOLD_BATCH_RECORDS:,} records or more (it is "
+        "far behind), its outputs are handed to the producer in bursts at most this far apart, and at the batch's "
+        "end, instead of one by one: fewer, larger produce requests (docs/benchmark.md, round 16). 0: never held. "
+        "Smaller batches are never held.",
     )
     clock: Literal["wall", "event-time"] = Field(
         default="wall",

@@ -28,7 +28,7 @@ Registered under the ``dispatchbus://`` URL scheme through the
   its fetcher was).
 * After each fetch the consumer sets the interpreter lock's switch interval
   from the size of the batch fetched (:mod:`dispatchbus.lock_switch`), and
-  while a batch of at least ``HOLD_BATCH_RECORDS`` is handled it has the
+  while a batch of at least ``lock_switch.HOLD_BATCH_RECORDS`` is handled it has the
   outbox hold the worker's outputs, to hand them over in bursts
   (``Settings.worker.busy_output_hold_s``).
 * Records of topics registered with :meth:`App.deliver_directly` skip Faust's
@@ -57,7 +57,7 @@ from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
 from .catalogue import CALL_PARTITIONS
-from .lock_switch import LockSwitch
+from .lock_switch import HOLD_BATCH_RECORDS, LockSwitch
 from .outbox import FLUSH_TIMEOUT_S, SHUTDOWN_TIMEOUT_S
 from .settings import Settings
 
@@ -68,14 +68,6 @@ SEEK_TIMEOUT_S = 30.0
 
 SEEK_POLL_S = 0.1
 """How often a waiting seek checks that the consumer's loop still runs."""
-
-HOLD_BATCH_RECORDS = 1000
-"""A fetched batch at least this large has the outbox hold the worker's outputs (``Settings.worker.busy_output_hold_s``).
-
-About 0.2 s of work for new calls: the worker is far behind, and a record
-waits longer than a hold for its turn anyway. At 1 000 calls/s on a slow
-stretch of the development VM batches of 100 were common, and holding them
-raised the p99 (docs/benchmark.md, round 16)."""
 
 DirectHandler = Callable[[Any], Awaitable[None]]
 """Handles one Faust ``Message`` delivered by :meth:`App.deliver_directly`."""
@@ -166,26 +158,16 @@ class Consumer(faust_aiokafka.Consumer):
         settings = getattr(self.app, "dispatchbus_settings", None)
         return LockSwitch(settings.worker.busy_switch_interval_s) if settings is not None else None
 
-    @cached_property
-    def _busy_hold(self) -> tuple[Any, float] | None:
-        """The outbox to hold while a batch is large, and its limit (None: nothing is held)."""
-        settings = getattr(self.app, "dispatchbus_settings", None)
-        outbox = getattr(self.app, "dispatchbus_outbox", None)
-        if settings is None or outbox is None or settings.worker.busy_output_hold_s <= 0:
-            return None
-        return outbox, settings.worker.busy_output_hold_s
-
     async def _wait_next_records(self, timeout: float) -> Any:
-        # The fetch loop asks for the next batch once it has handled the last one.
-        hold = self._busy_hold
-        if hold is not None and hold[0].holding:
-            await hold[0].release()
+        outbox = getattr(self.app, "dispatchbus_outbox", None)
+        if outbox is not None and outbox.holding:
+            await outbox.release()  # the fetch loop asks for a batch once it has handled the last one
         records, active = await super()._wait_next_records(timeout)
         switch = self.lock_switch
         if switch is not None:
             switch.after_fetch(records)
-            if hold is not None and switch.fetched >= HOLD_BATCH_RECORDS:
-                hold[0].hold(hold[1])
+            if outbox is not None and switch.fetched >= HOLD_BATCH_RECORDS:
+                outbox.hold()
         return records, active
 
     async def perform_seek(self) -> None:

@@ -19,8 +19,8 @@ def new_outbox():
     """Builds outboxes and closes each at teardown, also when a test fails (no producer outlives the broker)."""
     built: list[Outbox] = []
 
-    def make(config: dict) -> Outbox:
-        built.append(Outbox(config))
+    def make(config: dict, max_hold_s: float = 0.0) -> Outbox:
+        built.append(Outbox(config, max_hold_s))
         return built[-1]
 
     yield make
@@ -193,12 +193,12 @@ def test_a_dropped_outbox_and_its_producer_are_freed_without_the_garbage_collect
 
 
 def test_records_held_while_the_worker_is_behind_reach_librdkafka_on_release_in_order(bus_settings, new_outbox):
-    outbox = new_outbox(bus_settings.kafka.producer_config())
+    outbox = new_outbox(bus_settings.kafka.producer_config(), max_hold_s=60.0)
     topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
 
     async def hold_then_release() -> tuple[int, int]:
         outbox.produce(topic, b"k", b"0", partition=0)  # before the hold: handed over at once
-        outbox.hold(max_s=60.0)
+        outbox.hold()
         outbox.produce(topic, b"k", b"1", partition=0)
         await outbox.send(topic, b"k", b"2", partition=0)
         queued_while_held = len(outbox.producer)
@@ -215,11 +215,11 @@ def test_records_held_while_the_worker_is_behind_reach_librdkafka_on_release_in_
 
 def test_a_hold_older_than_its_limit_passes_the_held_records_on_with_the_next_one(bus_settings, new_outbox):
     """A large batch takes seconds; its first outputs must not wait for its end."""
-    outbox = new_outbox(bus_settings.kafka.producer_config())
+    outbox = new_outbox(bus_settings.kafka.producer_config(), max_hold_s=0.05)
     topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
 
     async def hold_past_the_limit() -> list[int]:
-        outbox.hold(max_s=0.05)
+        outbox.hold()
         queued = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 10
@@ -242,11 +242,11 @@ def test_a_hold_older_than_its_limit_passes_the_held_records_on_with_the_next_on
 
 def test_a_flush_during_a_hold_delivers_what_was_held_and_the_hold_goes_on(bus_settings, new_outbox):
     """At-least-once: offsets are committed after a flush, so the flush must deliver every held output."""
-    outbox = new_outbox(bus_settings.kafka.producer_config())
+    outbox = new_outbox(bus_settings.kafka.producer_config(), max_hold_s=60.0)
     topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
 
     async def flush_mid_hold() -> tuple[int, int]:
-        outbox.hold(max_s=60.0)
+        outbox.hold()
         outbox.produce(topic, b"k", b"a", partition=0)
         outbox.produce(topic, b"k", b"b", partition=0)
         await outbox.flush(timeout=20)
@@ -261,3 +261,11 @@ def test_a_flush_during_a_hold_delivers_what_was_held_and_the_hold_goes_on(bus_s
     assert outbox.close() == 0, "closing hands the held record over too"
     records = read_partition(bus_settings, topic, 0, lambda got: len(got) >= 3, what="three records")
     assert _values(records) == [b"a", b"b", b"c"]
+
+
+def test_an_outbox_without_a_hold_limit_never_holds(bus_settings, new_outbox):
+    outbox = new_outbox(bus_settings.kafka.producer_config())
+    outbox.hold()
+    outbox.produce(catalogue.DEAD_LETTER.full_name(bus_settings.topics), b"k", b"v", partition=0)
+    assert not outbox.holding and len(outbox.producer) == 1
+    assert outbox.close() == 0

@@ -16,7 +16,7 @@ from mode.utils.queues import FlowControlEvent
 from dispatchbus import catalogue, transport
 from dispatchbus.agents import lifecycle
 from dispatchbus.app import create_app
-from dispatchbus.lock_switch import IDLE_SWITCH_INTERVAL_S
+from dispatchbus.lock_switch import HOLD_BATCH_RECORDS, IDLE_SWITCH_INTERVAL_S
 from dispatchbus.settings import Settings
 
 from .support.waiting import wait_for
@@ -74,7 +74,7 @@ def test_a_batch_far_behind_has_the_outbox_hold_until_the_next_fetch(
     settings.worker.busy_output_hold_s = hold_s
     app = create_app(settings).app
     outbox = app.dispatchbus_outbox
-    big = transport.HOLD_BATCH_RECORDS
+    big = HOLD_BATCH_RECORDS
     sizes = [big, big + 100, 2, big - 1, 300 + big]
     holding_when_fetching = []
 
@@ -95,7 +95,7 @@ def test_a_batch_far_behind_has_the_outbox_hold_until_the_next_fetch(
     assert holding_when_fetching == [False] * 5, "the batch before is handled: its outputs go before the fetch"
     if hold_s:
         assert holding_after == [True, True, False, False, True]
-        assert outbox._max_hold_s == hold_s
+        assert outbox.max_hold_s == hold_s
     else:
         assert holding_after == [False] * 5
 
