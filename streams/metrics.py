@@ -26,6 +26,12 @@ PRODUCE_FAILURES = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+OUTPUT_HOLDS = Counter(
+    "dispatchbus_output_holds_total",
+    "Fetched batches so large (the worker far behind) that the worker's outbox held their outputs and "
+    "handed them over in bursts.",
+    registry=REGISTRY,
+)
 DECISIONS = Counter(
     "dispatchbus_routing_decisions_total",
     "Routing decisions. Police-default rate = eligible decisions to police / eligible decisions; "

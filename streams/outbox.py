@@ -157,6 +157,7 @@ class Outbox:
         """
         if self._holding or self.max_hold_s <= 0:
             return
+        metrics.OUTPUT_HOLDS.inc()
         self._holding = True
         self._pass_on_at = time.monotonic() + self.max_hold_s
         if self._held is None:

@@ -148,3 +148,24 @@ def test_the_worker_commits_the_offsets_of_the_calls_it_handled(bus_settings, st
         wait_for(committed_to_the_end, timeout=60, interval=0.5, what="the committed offsets to reach every call")
     finally:
         probe.close()
+
+
+def test_a_backlog_far_behind_is_routed_whole_with_its_outputs_held_in_bursts(start_worker, bus_settings):
+    """A worker started behind a backlog holds its outputs (lock_switch.HOLD_BATCH_RECORDS); none is lost."""
+    from dispatchbus.lock_switch import HOLD_BATCH_RECORDS
+
+    from ..support.samples import call
+
+    n = HOLD_BATCH_RECORDS * 2
+    producer = EventProducer(bus_settings)
+    for i in range(n):
+        producer.send(catalogue.CAD_CALLS, call(i + 1))
+    producer.flush()
+
+    worker = start_worker()
+    with TopicWatcher(bus_settings, catalogue.DECISIONS) as decisions:
+        decisions.wait(count=n, timeout=120, what="decisions")
+        firsts = [d for d in decisions.events if d.sequence == 0]
+    assert sorted(d.call_id for d in firsts) == sorted(f"C{i + 1}" for i in range(n))
+    assert len({d.event_id for d in firsts}) == n
+    assert metric_value(worker.metrics_text(), "dispatchbus_output_holds_total") >= 1
