@@ -123,7 +123,8 @@ def create_app(settings: Settings, **agent_options: Any) -> Bus:
     from .agents import register_all
 
     app = transport.App.from_settings(settings)
-    bus = Bus(app, settings, serde_from_settings(settings), Outbox(settings.kafka.producer_config(), settings.worker.busy_output_hold_s))
+    outbox = Outbox(settings.kafka.producer_config(), settings.worker.busy_output_hold_s)
+    bus = Bus(app, settings, serde_from_settings(settings), outbox)
     app.dispatchbus_outbox = bus.outbox  # flushed with Faust's producer, see dispatchbus.transport
     for spec in catalogue.CATALOGUE:
         bus.topic(spec)

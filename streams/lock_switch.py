@@ -24,7 +24,7 @@ BUSY_BATCH_RECORDS = 100
 """A fetched batch at least this large means the worker is behind (~20 ms of work for new calls)."""
 
 HOLD_BATCH_RECORDS = 1000
-"""A fetched batch at least this large has the outbox hold the worker's outputs (``Settings.worker.busy_output_hold_s``).
+"""A fetched batch at least this large has the outbox hold the worker's outputs (``busy_output_hold_s``).
 
 About 0.2 s of work for new calls: the worker is far behind, and a record
 waits longer than a hold for its turn anyway. At 1 000 calls/s on a slow

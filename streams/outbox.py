@@ -17,9 +17,11 @@ sends them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -139,7 +141,7 @@ class Outbox:
             held.append((topic, key, value, partition))
             if self._holding and self._flushing is None and time.monotonic() >= self._pass_on_at:
                 if self._pass_on(held):
-                    self._pass_on_at = time.monotonic() + self.max_hold_s
+                    self._restart_hold_clock()
             return True
         return self._try_produce(topic, key, value, partition)
 
@@ -159,9 +161,12 @@ class Outbox:
             return
         metrics.OUTPUT_HOLDS.inc()
         self._holding = True
-        self._pass_on_at = time.monotonic() + self.max_hold_s
+        self._restart_hold_clock()
         if self._held is None:
             self._held = []
+
+    def _restart_hold_clock(self) -> None:
+        self._pass_on_at = time.monotonic() + self.max_hold_s
 
     async def release(self) -> None:
         """End the hold: the held records go to librdkafka, oldest first (a running flush hands them over)."""
@@ -172,9 +177,15 @@ class Outbox:
             self._held = None
             return
         # Handing over may wait for room in librdkafka's queue; a flush started meanwhile waits for this.
+        async with self._turn():
+            await self._hand_over()
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """Run the block as the one flush (or release) under way; a flush that comes meanwhile waits for it."""
         done = self._flushing = asyncio.get_running_loop().create_future()
         try:
-            await self._hand_over()
+            yield
         finally:
             self._flushing = None
             done.set_result(None)
@@ -215,18 +226,14 @@ class Outbox:
             return  # nothing was ever queued
         producer = self.producer
         loop = asyncio.get_running_loop()
-        done = self._flushing = loop.create_future()
-        try:
-            await self._hand_over()  # what a cancelled flush left held was queued before this flush
-            self._held = []
-            # Waits off the event loop (librdkafka's flush runs without the GIL); no linger is waited out.
-            left = await loop.run_in_executor(None, producer.flush, timeout)
-        finally:
+        async with self._turn():
             try:
-                await self._hand_over()
+                await self._hand_over()  # what a cancelled flush or a hold left held was queued before this flush
+                self._held = []
+                # Waits off the event loop (librdkafka's flush runs without the GIL); no linger is waited out.
+                left = await loop.run_in_executor(None, producer.flush, timeout)
             finally:
-                self._flushing = None
-                done.set_result(None)
+                await self._hand_over()
         failures = self._failures.take()
         if failures:
             raise DeliveryFailed(f"{len(failures)} record(s) not delivered, first: {failures[0]}")
@@ -234,7 +241,7 @@ class Outbox:
             raise DeliveryFailed(f"{left} record(s) not delivered within {timeout:.0f} s")
 
     async def _hand_over(self) -> None:
-        """Give librdkafka the records held during a flush, oldest first; records queued meanwhile join the end.
+        """Give librdkafka the held records, oldest first; records queued meanwhile join the end.
 
         Cancelled while it waits for room, it leaves the rest held, for the next flush or :meth:`close`.
         """
@@ -245,7 +252,7 @@ class Outbox:
             await self._wait_for_room()
         if self._holding:
             self._held = []
-            self._pass_on_at = time.monotonic() + self.max_hold_s
+            self._restart_hold_clock()
         else:
             self._held = None
 

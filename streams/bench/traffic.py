@@ -206,7 +206,8 @@ class Collector:
         """Consume until ``want`` records (of ``keys``, when given) arrived or ``timeout`` passed.
 
         ``on_first()`` runs when the first record arrives and ``on_open()`` when
-        the rate's window opens (:meth:`Arrivals.window`); ``alive()`` is checked between polls and may raise (a processor that died).
+        the rate's window opens (:meth:`Arrivals.window`); ``alive()`` is
+        checked between polls and may raise (a processor that died).
         """
         got = Arrivals()
         deadline = time.monotonic() + timeout
