@@ -181,6 +181,12 @@ class Results:
                         "broker_cpu_s_per_1000": self.spread(
                             kind, lambda r, rate=rate: _load_figure(r, rate, "broker")
                         ).to_json(),
+                        "p99_ms_first_third": self.spread(
+                            kind, lambda r, rate=rate: _load_figure(r, rate, "first")
+                        ).to_json(),
+                        "p99_ms_last_third": self.spread(
+                            kind, lambda r, rate=rate: _load_figure(r, rate, "last")
+                        ).to_json(),
                     }
                     for rate, _ in self.plan.phases.loads()
                 },
@@ -252,6 +258,8 @@ def _load_figure(run: PipelineRun, rate: float, what: str) -> float:
     load = run.at(rate)
     if load is None:
         return math.nan
+    if what in ("first", "last"):
+        return load.p99_by_third()[what == "last"]
     return {"cpu": load.cpu_per_1000, "broker": load.broker_cpu_per_1000, "sent": load.sent_rate}[what]
 
 
@@ -300,6 +308,8 @@ def report(res: Results, out: IO[str]) -> None:
                 f"p999 {fig(lambda r, q=rate: r.latency(99.9, q), 1)} ms; "
                 f"CPU {fig(lambda r, q=rate: _load_figure(r, q, 'cpu'), 2)} s per 1000 events "
                 f"(broker {fig(lambda r, q=rate: _load_figure(r, q, 'broker'), 2)})\n"
+                f"   {'':18} p99 of the first third of the calls "
+                f"{fig(lambda r, q=rate: _load_figure(r, q, 'first'), 1)} ms, of the last third {fig(lambda r, q=rate: _load_figure(r, q, 'last'), 1)} ms\n"
             )
         w(f"   {'idle':18} broker CPU {fig(lambda r: r.broker_idle_percent, 0)} % of a core while this "
           f"processor and the collector wait for input\n")

@@ -5,7 +5,7 @@ import io
 import pytest
 
 from dispatchbus.bench.runner import PLANS, Results, report
-from dispatchbus.bench.stages import Drain
+from dispatchbus.bench.stages import Drain, LoadRun, PipelineRun
 
 MACHINE = {"cores": 2, "cpu": "test cpu", "memory_gib": 1.0, "os": "test os"}
 
@@ -45,3 +45,21 @@ def test_too_few_pairs_for_an_interval_print_none():
     res = _results([0.9, 0.8, 0.85])
     assert "median_interval" not in res.targets()[0]
     assert "interval" not in _text(res)
+
+
+def test_a_load_reports_the_p99_of_its_first_and_last_third_of_calls():
+    # 300 calls in send order: the first third steady at 10 ms, the last third climbing to 100 ms.
+    latencies = [10.0] * 100 + [20.0] * 100 + [float(x) for x in range(1, 101)]
+    load = LoadRun(rate=1000, sent_rate=1000, latencies_ms=latencies)
+    assert load.p99_by_third() == (10.0, 99.0)
+    assert LoadRun(rate=1000, sent_rate=1000, latencies_ms=[5.0, 6.0]).p99_by_third() == (
+        pytest.approx(float("nan"), nan_ok=True), pytest.approx(float("nan"), nan_ok=True))
+
+    res = _results([0.9])
+    run = PipelineRun("worker", 15_000, 5_000.0, 0.2, 6.0)
+    run.loads[1000] = load
+    res.pipelines["worker"] = [run]
+    assert "p99 of the first third of the calls 10.0 ms, of the last third 99.0 ms" in _text(res)
+    loads = res.to_json()["pipelines"]["worker"]["loads"]["1000/s"]
+    assert loads["p99_ms_first_third"]["median"] == 10.0
+    assert loads["p99_ms_last_third"]["median"] == 99.0
