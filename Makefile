@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_ARGS ?= --duration 60
 
-.PHONY: venv test demo bench schemas deploy-files check-generated lock clean
+.PHONY: venv test demo bench bench-broker schemas deploy-files check-generated lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit("dispatchbus needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
@@ -28,6 +28,10 @@ demo: venv
 ## Throughput and latency benchmark on the embedded broker.
 bench: venv
 	$(BIN)/python -m dispatchbus.bench
+
+## How the broker's cost grows with the batches a partition holds (records one per batch, then batched).
+bench-broker: venv
+	$(BIN)/python -m dispatchbus.bench.broker_growth
 
 ## Regenerate the Avro schemas from the models.
 schemas: venv
