@@ -11,6 +11,7 @@ whether this run met them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import shutil
@@ -27,7 +28,9 @@ from typing import IO, Any
 from .costs import STAGES, CallCosts, measure_in_child
 from .measure import Spread, machine, median_interval, versions
 from .offline import OfflineRun, generate, route_once
-from .stages import KINDS, TITLES, Drain, Phases, PipelineRun, drain_only, fresh_run_tag, run_pipeline
+from .stages import (
+    KINDS, TITLES, Drain, LoadRun, Phases, PipelineRun, drain_only, fresh_run_tag, latency_only, run_pipeline,
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Plan:
     """Calls taken through the bus's stages in process (:mod:`dispatchbus.bench.costs`) per repetition."""
     pairs: int
     """Back-to-back drains of bare Faust and the worker (alternating which goes first) for the throughput ratio."""
+    latency_pairs: int
+    """Back-to-back offered loads to a fresh raw pass-through and a fresh worker (alternating) for the p99 ratio."""
 
 
 PLANS = {
@@ -49,26 +54,29 @@ PLANS = {
         "full", 3,
         Phases({"raw": 60_000, "faust": 30_000, "worker": 15_000}, rate=1000, latency_seconds=15, warmup_seconds=2,
                low_rate=500, low_seconds=10, reply_calls=5_000),
-        1_000_000, 20_000, 12,
+        1_000_000, 20_000, 12, 10,
     ),
     "quick": Plan(
         "quick", 3,
         Phases({"raw": 20_000, "faust": 10_000, "worker": 6_000}, rate=1000, latency_seconds=6, warmup_seconds=1,
-               low_rate=500, low_seconds=4, reply_calls=2_000),
-        200_000, 10_000, 4,
+               low_rate=500, low_seconds=4, reply_calls=2_000, warm_calls=500),
+        200_000, 10_000, 4, 4,
     ),
     "smoke": Plan(
         "smoke", 1,
         Phases({"raw": 300, "faust": 300, "worker": 300}, rate=1000, latency_seconds=1.5, warmup_seconds=0.25,
-               low_rate=200, low_seconds=1, idle_seconds=0.5, reply_calls=100),
-        3_000, 300, 1,
+               low_rate=200, low_seconds=1, idle_seconds=0.5, reply_calls=100, warm_calls=100),
+        3_000, 300, 1, 1,
     ),
 }
-"""Sizes: the whole full run takes about 15 minutes on 2 cores, quick about 5, smoke about one.
+"""Sizes: the whole full run takes about 22 minutes on 2 cores, quick about 8, smoke about one.
 
-Twelve pairs, because one pair's ratio moves with the host by up to 2 x: the
-median of six landed 0.74 and 0.92 in two runs of the same code, and twelve
-give a 95 % interval of the median (:func:`dispatchbus.bench.measure.median_interval`).
+Twelve pairs of drains, because one pair's ratio moves with the host by up to
+2 x: the median of six landed 0.74 and 0.92 in two runs of the same code, and
+twelve give a 95 % interval of the median
+(:func:`dispatchbus.bench.measure.median_interval`). Ten latency pairs (the
+second smallest and largest ratio bracket the median at 98 %): the p99 ratio
+of three repetitions spread from 1.60 to 4.35 in one run.
 """
 
 TARGETS = {
@@ -91,6 +99,7 @@ class Results:
     offline: list[OfflineRun]
     costs: list[CallCosts] = field(default_factory=list)
     pairs: list[dict[str, Drain]] = field(default_factory=list)
+    latency_pairs: list[dict[str, LoadRun]] = field(default_factory=list)
     seconds: float = math.nan
 
     # -- derived figures ------------------------------------------------------
@@ -124,6 +133,20 @@ class Results:
         """The 95 % interval of the per-pair ratio's median (:func:`median_interval`); None below 6 pairs."""
         return median_interval(self._pair_ratios())
 
+    def _latency_pair_ratios(self) -> list[float]:
+        return [pair["worker"].latency(99) / pair["raw"].latency(99) for pair in self.latency_pairs
+                if pair["raw"].latency(99) > 0]
+
+    def paired_latency(self, kind: str | None = None, q: float = 99) -> Spread:
+        """``kind``'s latency percentile ``q`` in the latency pairs, or (no kind) the worker / raw p99 per pair."""
+        if kind is not None:
+            return Spread.of(pair[kind].latency(q) for pair in self.latency_pairs)
+        return Spread.of(self._latency_pair_ratios())
+
+    def paired_latency_interval(self) -> tuple[float, float, float] | None:
+        """The 95 % interval of the per-pair p99 ratio's median; None below 6 pairs."""
+        return median_interval(self._latency_pair_ratios())
+
     def cost(self, stage: str) -> Spread:
         """CPU microseconds per new call of one in-process stage (or ``total``), over the repetitions."""
         return Spread.of(getattr(c, stage) for c in self.costs)
@@ -139,23 +162,23 @@ class Results:
 
     def targets(self) -> list[dict[str, Any]]:
         thr = self.paired_drains() if self.pairs else self.paired("worker", "faust", _throughput)
-        p99 = self.paired("worker", "raw", lambda r: r.latency(99))
+        p99 = self.paired_latency() if self.latency_pairs else self.paired("worker", "raw", lambda r: r.latency(99))
         off = Spread.of(r.calls_per_s for r in self.offline)
         rows = [
             ("worker / bare-Faust throughput" + (", paired drains" if self.pairs else ""), thr, ">=",
-             TARGETS["worker_vs_faust_throughput"]),
-            ("worker p99 / raw p99 at the offered load", p99, "<=", TARGETS["worker_vs_raw_p99"]),
-            ("offline route calls/s", off, ">=", TARGETS["offline_events_per_s"]),
+             TARGETS["worker_vs_faust_throughput"], self.paired_drains_interval() if self.pairs else None),
+            ("worker p99 / raw p99 at the offered load" + (", paired" if self.latency_pairs else ""), p99, "<=",
+             TARGETS["worker_vs_raw_p99"], self.paired_latency_interval() if self.latency_pairs else None),
+            ("offline route calls/s", off, ">=", TARGETS["offline_events_per_s"], None),
         ]
         out = []
-        for name, spread, op, bound in rows:
+        for name, spread, op, bound, interval in rows:
             value = spread.median
             met = None if math.isnan(value) else (value >= bound if op == ">=" else value <= bound)
             out.append({"target": name, "median": value, "min": spread.low, "max": spread.high,
                         "op": op, "bound": bound, "met": met})
-        interval = self.paired_drains_interval() if self.pairs else None
-        if interval is not None:
-            out[0]["median_interval"] = {"low": interval[0], "high": interval[1], "coverage": interval[2]}
+            if interval is not None:
+                out[-1]["median_interval"] = {"low": interval[0], "high": interval[1], "coverage": interval[2]}
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -233,6 +256,14 @@ class Results:
                 "worker_vs_faust_throughput": self.paired_drains().to_json(),
                 "runs": [{kind: drain.to_json() for kind, drain in pair.items()} for pair in self.pairs],
             },
+            "paired_latency": {
+                "pairs": len(self.latency_pairs),
+                "offered_rate": self.plan.phases.rate,
+                "raw_p99_ms": self.paired_latency("raw").to_json(),
+                "worker_p99_ms": self.paired_latency("worker").to_json(),
+                "worker_vs_raw_p99": self.paired_latency().to_json(),
+                "runs": [{kind: load.to_json() for kind, load in pair.items()} for pair in self.latency_pairs],
+            },
             "costs_us_per_call": {stage: self.cost(stage).to_json() for stage in (*STAGES, "total")}
             | {"calls": self.costs[0].calls if self.costs else 0},
             "call_budget_us": self.call_budget_us().to_json(),
@@ -309,7 +340,8 @@ def report(res: Results, out: IO[str]) -> None:
                 f"CPU {fig(lambda r, q=rate: _load_figure(r, q, 'cpu'), 2)} s per 1000 events "
                 f"(broker {fig(lambda r, q=rate: _load_figure(r, q, 'broker'), 2)})\n"
                 f"   {'':18} p99 of the first third of the calls "
-                f"{fig(lambda r, q=rate: _load_figure(r, q, 'first'), 1)} ms, of the last third {fig(lambda r, q=rate: _load_figure(r, q, 'last'), 1)} ms\n"
+                f"{fig(lambda r, q=rate: _load_figure(r, q, 'first'), 1)} ms, of the last third "
+                f"{fig(lambda r, q=rate: _load_figure(r, q, 'last'), 1)} ms\n"
             )
         w(f"   {'idle':18} broker CPU {fig(lambda r: r.broker_idle_percent, 0)} % of a core while this "
           f"processor and the collector wait for input\n")
@@ -361,6 +393,22 @@ def report(res: Results, out: IO[str]) -> None:
             f"   {'worker / bare-Faust throughput, per pair':50} {res.paired_drains().format(2)}\n"
         )
         interval = res.paired_drains_interval()
+        if interval is not None:
+            low, high, coverage = interval
+            w(f"   {f'{coverage * 100:.0f} % interval of that median':50} {low:.2f}–{high:.2f}\n")
+    if res.latency_pairs:
+        w(
+            f"\n3c paired latency: {len(res.latency_pairs)} x a fresh raw pass-through and a fresh worker on fresh "
+            f"topics, each draining {ph.warm_calls:,} calls and then taking {ph.rate:,.0f} calls/s for "
+            f"{ph.latency_seconds:g} s (the first {ph.warmup_seconds:g} s not counted), back to back "
+            f"(which goes first alternates)\n"
+            f"   {'raw p50 / p99, ms':50} {res.paired_latency('raw', 50).format(1)} / "
+            f"{res.paired_latency('raw').format(1)}\n"
+            f"   {'worker p50 / p99, ms':50} {res.paired_latency('worker', 50).format(1)} / "
+            f"{res.paired_latency('worker').format(1)}\n"
+            f"   {'worker p99 / raw p99, per pair':50} {res.paired_latency().format(2)}\n"
+        )
+        interval = res.paired_latency_interval()
         if interval is not None:
             low, high, coverage = interval
             w(f"   {f'{coverage * 100:.0f} % interval of that median':50} {low:.2f}–{high:.2f}\n")
@@ -475,6 +523,15 @@ def run(
                                         plan.phases.saturation_events[kind], 9000 + i, workdir, broker_pid)
                 say(f"  {pair[kind].throughput:,.0f} events/s")
             results.pairs.append(pair)
+        for i in range(plan.latency_pairs):
+            order = ("raw", "worker") if i % 2 == 0 else ("worker", "raw")
+            lpair: dict[str, LoadRun] = {}
+            for kind in order:
+                say(f"latency pair {i + 1}/{plan.latency_pairs}: {TITLES[kind]} at {plan.phases.rate:,.0f} calls/s")
+                lpair[kind] = latency_only(kind, bootstrap, f"{run_tag}-lat{i + 1}{kind}", plan.phases, 7000 + 10 * i,
+                                           workdir, broker_pid)
+                say(f"  p50 {lpair[kind].latency(50):.1f} ms, p99 {lpair[kind].latency(99):.1f} ms")
+            results.latency_pairs.append(lpair)
     for rep in range(1, plan.repetitions + 1):
         say(f"repetition {rep}/{plan.repetitions}: the bus's stages in process")
         costs = measure_in_child(plan.cost_calls)
@@ -503,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Throughput and latency of the bus against a raw Kafka pass-through and a bare Faust agent.",
     )
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="shorter phases, 4 paired drains and 200 000 offline calls (~5 min)")
+    size.add_argument("--quick", action="store_true", help="shorter phases, 4 paired drains and latency pairs, 200 000 offline calls (~8 min)")
     size.add_argument("--smoke", action="store_true", help="a few seconds per stage, one repetition (for tests)")
     parser.add_argument("--repetitions", type=int, default=None, help="override the plan's repetitions")
     parser.add_argument("--bootstrap", metavar="HOST:PORT", help="use this broker instead of starting one")
@@ -516,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
 
     plan = PLANS["smoke" if args.smoke else "quick" if args.quick else "full"]
     if args.repetitions:
-        plan = Plan(plan.name, args.repetitions, plan.phases, plan.offline_calls, plan.cost_calls, plan.pairs)
+        plan = dataclasses.replace(plan, repetitions=args.repetitions)
     command = "python -m dispatchbus.bench" + (" --smoke" if args.smoke else " --quick" if args.quick else "")
     if args.repetitions:
         command += f" --repetitions {args.repetitions}"

@@ -85,6 +85,8 @@ class Phases:
     """How long the broker's CPU is sampled while the drained processor waits for input."""
     reply_calls: int = 0
     """Worker only, last: how many of the drained calls then get a responder's whole visit."""
+    warm_calls: int = 1_000
+    """Paired latency phases: calls a fresh processor drains before its offered load."""
 
     def loads(self) -> list[tuple[float, float]]:
         """(rate, seconds) of each latency phase, the lower load first."""
@@ -369,13 +371,7 @@ def run_pipeline(
         broker = Cpu(broker_pid)
         alive = _alive_check(kind, child, log)
         drained = _drain(kind, backlog, collector, child, log, broker)
-        ready = _ready_line(kind)
-        deadline = time.monotonic() + 60
-        while ready not in child.log():
-            alive()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{kind}: no '{ready}' in {log}")
-            time.sleep(0.05)
+        _wait_ready(kind, child, log, alive)
 
         result = PipelineRun(kind, drained.events, drained.throughput, drained.cpu_per_1000, drained.started_s)
         result.broker_cpu_per_1000_saturated = drained.broker_cpu_per_1000
@@ -397,6 +393,44 @@ def run_pipeline(
                 result.escalations = esc.collect(1 << 30, timeout=1.0).count
     setup.delete_topics()
     return result
+
+
+def _wait_ready(kind: str, child: ChildProcess, log: Path, alive: Callable[[], None]) -> None:
+    ready = _ready_line(kind)
+    deadline = time.monotonic() + 60
+    while ready not in child.log():
+        alive()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{kind}: no '{ready}' in {log}")
+        time.sleep(0.05)
+
+
+def latency_only(
+    kind: str, bootstrap: str, label: str, phases: Phases, seed: int, workdir: Path, broker_pid: int | None = None
+) -> LoadRun:
+    """A fresh ``kind`` processor on fresh topics takes ``phases.rate`` calls/s for ``phases.latency_seconds``.
+
+    It first drains ``phases.warm_calls`` preloaded calls (its start-up and
+    first batches are not measured), then the same offered load as
+    :func:`run_pipeline`'s last phase, and is stopped; so that the latency of
+    two processors can be paired back to back on topics with no history.
+    """
+    setup = _setup(kind, bootstrap, f"{label}.", (workdir / label).absolute())
+    backlog = _preload_backlog(kind, setup, fresh_calls(phases.warm_calls, seed=seed, tag=f"{label}w"))
+    log = workdir / f"{label}.log"
+    with Collector(setup.settings, setup.sink) as collector, \
+            _processor(kind, setup.settings, setup.source, setup.sink, log) as child:
+        pid = child.proc.pid  # type: ignore[union-attr]
+        alive = _alive_check(kind, child, log)
+        got = collector.collect(len(backlog), timeout=120 + len(backlog) / 200, alive=alive)
+        if got.count < len(backlog):
+            raise RuntimeError(f"{kind}: only {got.count} of {len(backlog)} warm-up outputs arrived; log {log}")
+        _wait_ready(kind, child, log, alive)
+        calls = fresh_calls(max(1, int(phases.rate * phases.latency_seconds)), seed=seed + 1, tag=f"{label}l")
+        load = _offer(kind, calls, phases.rate, phases.warmup_seconds, phases.latency_seconds, setup.serde,
+                      setup.sender, collector, setup.source, pid, alive, Cpu(broker_pid))
+    setup.delete_topics()
+    return load
 
 
 def _offer(

@@ -36,7 +36,7 @@ def test_smoke_run_produces_every_figure(broker, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     for heading in ("raw confluent-kafka pass-through", "bare Faust agent", "routing worker",
-                    "dispatchbus route (offline)", "paired drains", "the bus's own work per new call", "targets",
+                    "dispatchbus route (offline)", "paired drains", "paired latency", "the bus's own work per new call", "targets",
                     "machine:",
                     "versions:"):
         assert heading in result.stdout
@@ -80,6 +80,14 @@ def test_smoke_run_produces_every_figure(broker, tmp_path):
     [pair] = drains["runs"]
     assert {kind: run["events"] for kind, run in pair.items()} == {"faust": 300, "worker": 300}
     assert figures["targets"][0]["median"] == drains["worker_vs_faust_throughput"]["median"]
+    latency = figures["paired_latency"]
+    assert latency["pairs"] == 1 and positive(latency["worker_vs_raw_p99"]["median"])
+    [lpair] = latency["runs"]
+    assert set(lpair) == {"raw", "worker"}
+    assert all(run["latency_samples"] > 0 and run["lost"] == 0 and run["offered_rate"] == 1000
+               for run in lpair.values())
+    assert lpair["worker"]["mismatched"] == 0
+    assert figures["targets"][1]["median"] == latency["worker_vs_raw_p99"]["median"]
     costs = figures["costs_us_per_call"]
     assert costs["calls"] == 300
     assert all(positive(costs[stage]["median"]) for stage in ("decode", "route", "store", "encode"))

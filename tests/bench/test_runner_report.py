@@ -63,3 +63,42 @@ def test_a_load_reports_the_p99_of_its_first_and_last_third_of_calls():
     loads = res.to_json()["pipelines"]["worker"]["loads"]["1000/s"]
     assert loads["p99_ms_first_third"]["median"] == 10.0
     assert loads["p99_ms_last_third"]["median"] == 99.0
+
+
+def _latency_pair(raw_p99: float, worker_p99: float) -> dict[str, LoadRun]:
+    # 100 calls each: the p99 (nearest rank) is the 99th smallest.
+    def load(p99: float) -> LoadRun:
+        return LoadRun(rate=1000, sent_rate=1000, latencies_ms=[10.0] * 98 + [p99, p99 + 50])
+
+    return {"raw": load(raw_p99), "worker": load(worker_p99)}
+
+
+def test_the_latency_target_is_judged_on_the_paired_phases_with_the_interval_of_their_median():
+    ratios = [1.2, 2.6, 1.5, 1.8, 1.1, 3.0, 1.7, 1.4, 1.9, 1.6]
+    res = _results([0.9] * 12)
+    res.latency_pairs = [_latency_pair(100.0, 100.0 * r) for r in ratios]
+    target = res.targets()[1]
+    assert target["target"] == "worker p99 / raw p99 at the offered load, paired"
+    assert target["median"] == pytest.approx(1.65)
+    assert target["met"] is True
+    # 10 pairs: the 2nd smallest and the 2nd largest ratio.
+    assert (target["median_interval"]["low"], target["median_interval"]["high"]) == pytest.approx((1.2, 2.6))
+    text = _text(res)
+    assert "3c paired latency: 10 x a fresh raw pass-through and a fresh worker" in text
+    assert "1.65 (want <= 2.00): met (the median's interval 1.20–2.60)" in text
+    assert res.to_json()["paired_latency"]["worker_vs_raw_p99"]["median"] == pytest.approx(1.65)
+
+
+def test_without_latency_pairs_the_target_takes_the_repetitions():
+    res = _results([0.9])
+    for raw, worker in ((100.0, 150.0), (100.0, 250.0), (100.0, 180.0)):
+        pair = _latency_pair(raw, worker)
+        for kind in ("raw", "worker"):
+            run = PipelineRun(kind, 1000, 1000.0, 0.2, 6.0)
+            run.loads[1000] = pair[kind]
+            res.pipelines.setdefault(kind, []).append(run)
+    target = res.targets()[1]
+    assert target["target"] == "worker p99 / raw p99 at the offered load"
+    assert target["median"] == pytest.approx(1.8)
+    assert "median_interval" not in target
+    assert "paired latency" not in _text(res)
