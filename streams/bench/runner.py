@@ -3,7 +3,9 @@
 Everything runs on one embedded broker (or ``--bootstrap``): for each
 repetition the raw pass-through, the bare Faust agent and the routing worker
 are measured one after the other on fresh topics with the catalogue's
-partition counts, then `dispatchbus route` is timed offline. Figures are
+partition counts; then pairs of drains (bare Faust and the worker) and pairs
+of latency phases (the raw pass-through and the worker) run back to back for
+the targets' ratios, and `dispatchbus route` is timed offline. Figures are
 printed as median [min–max] over the repetitions, with the targets and
 whether this run met them.
 """
@@ -412,6 +414,11 @@ def report(res: Results, out: IO[str]) -> None:
         if interval is not None:
             low, high, coverage = interval
             w(f"   {f'{coverage * 100:.0f} % interval of that median':50} {low:.2f}–{high:.2f}\n")
+        for i, lpair in enumerate(res.latency_pairs, 1):
+            for kind, load in lpair.items():
+                if load.lost or load.mismatched:
+                    w(f"   note: {kind} in latency pair {i}: {load.lost} outputs missing, "
+                      f"{load.mismatched} decisions with the wrong causation_id\n")
     if res.offline:
         off = Spread.of(r.calls_per_s for r in res.offline)
         rss = Spread.of(r.peak_rss_mib for r in res.offline)
@@ -560,7 +567,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Throughput and latency of the bus against a raw Kafka pass-through and a bare Faust agent.",
     )
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="shorter phases, 4 paired drains and latency pairs, 200 000 offline calls (~8 min)")
+    size.add_argument("--quick", action="store_true",
+                      help="shorter phases, 4 paired drains and latency pairs, 200 000 offline calls (~8 min)")
     size.add_argument("--smoke", action="store_true", help="a few seconds per stage, one repetition (for tests)")
     parser.add_argument("--repetitions", type=int, default=None, help="override the plan's repetitions")
     parser.add_argument("--bootstrap", metavar="HOST:PORT", help="use this broker instead of starting one")

@@ -21,7 +21,8 @@ CPU seconds are read from /proc/<pid>/stat of the processor process, and of
 the broker when its pid is known, over each phase.
 
 :func:`drain_only` runs the first phase alone, so that the drains of two
-processors can be paired back to back (the throughput ratio).
+processors can be paired back to back (the throughput ratio), and
+:func:`latency_only` the offered load alone on fresh topics (the p99 ratio).
 """
 
 from __future__ import annotations

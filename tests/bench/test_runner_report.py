@@ -83,8 +83,10 @@ def test_the_latency_target_is_judged_on_the_paired_phases_with_the_interval_of_
     assert target["met"] is True
     # 10 pairs: the 2nd smallest and the 2nd largest ratio.
     assert (target["median_interval"]["low"], target["median_interval"]["high"]) == pytest.approx((1.2, 2.6))
+    res.latency_pairs[3]["worker"].lost = 2
     text = _text(res)
     assert "3c paired latency: 10 x a fresh raw pass-through and a fresh worker" in text
+    assert "note: worker in latency pair 4: 2 outputs missing, 0 decisions with the wrong causation_id" in text
     assert "1.65 (want <= 2.00): met (the median's interval 1.20–2.60)" in text
     assert res.to_json()["paired_latency"]["worker_vs_raw_p99"]["median"] == pytest.approx(1.65)
 
