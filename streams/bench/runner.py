@@ -394,10 +394,7 @@ def report(res: Results, out: IO[str]) -> None:
             f"   {'worker, events/s':50} {res.paired_drains('worker').format(0)}\n"
             f"   {'worker / bare-Faust throughput, per pair':50} {res.paired_drains().format(2)}\n"
         )
-        interval = res.paired_drains_interval()
-        if interval is not None:
-            low, high, coverage = interval
-            w(f"   {f'{coverage * 100:.0f} % interval of that median':50} {low:.2f}–{high:.2f}\n")
+        _write_interval(w, res.paired_drains_interval())
     if res.latency_pairs:
         w(
             f"\n3c paired latency: {len(res.latency_pairs)} x a fresh raw pass-through and a fresh worker on fresh "
@@ -410,10 +407,7 @@ def report(res: Results, out: IO[str]) -> None:
             f"{res.paired_latency('worker').format(1)}\n"
             f"   {'worker p99 / raw p99, per pair':50} {res.paired_latency().format(2)}\n"
         )
-        interval = res.paired_latency_interval()
-        if interval is not None:
-            low, high, coverage = interval
-            w(f"   {f'{coverage * 100:.0f} % interval of that median':50} {low:.2f}–{high:.2f}\n")
+        _write_interval(w, res.paired_latency_interval())
         for i, lpair in enumerate(res.latency_pairs, 1):
             for kind, load in lpair.items():
                 if load.lost or load.mismatched:
@@ -439,6 +433,13 @@ def report(res: Results, out: IO[str]) -> None:
         within = f" (the median's interval {interval['low']:.2f}–{interval['high']:.2f})" if interval else ""
         w(f"   {t['target']:50} {t['median']:,.{digits}f} (want {t['op']} {t['bound']:,.{digits}f}): {verdict}{within}\n")
     w(f"\ntotal {res.seconds / 60:.1f} min\n")
+
+
+def _write_interval(w: Callable[[str], Any], interval: tuple[float, float, float] | None) -> None:
+    """The line under a paired ratio with the interval of its median (none below 6 pairs)."""
+    if interval is not None:
+        low, high, coverage = interval
+        w(f"   {f'{coverage * 100:.0f} % interval of that median':50} {low:.2f}–{high:.2f}\n")
 
 
 COST_LABELS = {
