@@ -177,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", metavar="HOST:PORT", help="use this broker instead of starting one")
     parser.add_argument("--broker-pid", type=int, metavar="PID", help="with --bootstrap: the broker process to watch")
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="broker-growth-"))
     with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="broker-growth-")))
         bootstrap, pid = args.bootstrap, args.broker_pid
         if bootstrap is None:
             broker = stack.enter_context(EmbeddedBroker(log_file=workdir / "broker.log"))
