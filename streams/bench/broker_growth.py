@@ -18,8 +18,8 @@ whatever reads the topic (see docs/benchmark.md, round 17).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
-import struct
 import sys
 import tempfile
 import threading
@@ -29,17 +29,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from confluent_kafka import Consumer, Producer
-
 from .. import catalogue
 from ..admin import create_topics, delete_topics_starting_with
 from ..broker import EmbeddedBroker, isolated_settings
-from ..catalogue import Agency, TopicSpec
-from ..contract import events as ev
 from .measure import Cpu, percentile
+from .stages import PASSTHROUGH
+from .traffic import Collector, Sender
 
 VALUE_BYTES = 200
 """The size of the issue's reference measurement's values."""
+VALUE = b"x" * VALUE_BYTES
 
 BASELINE_LINGER_MS = 50
 
@@ -91,66 +90,58 @@ def run_phase(
     bootstrap: str, broker: Cpu, prefix: str, workdir: Path, *, rate: float, seconds: float, window_s: float,
     linger_ms: int,
 ) -> Phase:
-    """Offer ``rate`` records/s for ``seconds`` to a fresh topic and tail it; its topic is deleted after."""
+    """Offer ``rate`` records/s for ``seconds`` to a fresh topic and collect them; its topic is deleted after.
+
+    The benchmark's own sender and collector (:mod:`dispatchbus.bench.traffic`)
+    do the pacing and note each record's send and arrival times.
+    """
     settings = isolated_settings(bootstrap, workdir, prefix)
-    spec = TopicSpec("bench.broker-growth", "Records offered to measure the broker alone.",
-                     catalogue.CALL_PARTITIONS, "call_id", (ev.CallReceived,), (Agency.BUS,), (Agency.OPS,),
-                     retention_days=1)
+    spec = dataclasses.replace(PASSTHROUGH, name="bench.broker-growth",
+                               description="Records offered to measure the broker alone.")
     topic = spec.full_name(settings.topics)
     create_topics(settings, (spec,))
-    producer = Producer(settings.kafka.producer_config() | {"linger.ms": linger_ms})
-    consumer = Consumer(settings.kafka.consumer_config(f"{prefix}-tail"))
-    arrivals: list[tuple[float, float]] = []
-    stop = threading.Event()
+    records = [(str(i).encode(), VALUE) for i in range(max(1, int(rate * seconds)))]
+    sender = Sender(settings, linger_ms=linger_ms)
+    stop, sending = threading.Event(), threading.Event()
+    sent: list[float] = []
+    marks: list[tuple[float, float]] = []
+    failure: list[BaseException] = []
 
-    def tail() -> None:
-        while not stop.is_set():
-            # consume() would wait for all of num_messages: wait for one record, then take what is fetched.
-            first = consumer.poll(0.05)
-            if first is None:
-                continue
-            now = time.perf_counter()
-            for msg in (first, *consumer.consume(num_messages=999, timeout=0)):
-                if msg.error() is None:
-                    arrivals.append((now, now - struct.unpack_from("!d", msg.value())[0]))
+    def send() -> None:
+        try:
+            sent.extend(sender.paced(topic, records, rate, stop))
+        except BaseException as exc:  # reported by the main thread
+            failure.append(exc)
+        finally:
+            sending.set()
 
-    padding = b"x" * (VALUE_BYTES - 8)
+    def sample_cpu() -> None:
+        while True:
+            marks.append((time.perf_counter(), broker.seconds()))
+            if sending.wait(window_s):
+                marks.append((time.perf_counter(), broker.seconds()))
+                return
+
+    threads = [threading.Thread(target=send, name="broker-growth-send", daemon=True),
+               threading.Thread(target=sample_cpu, name="broker-growth-cpu", daemon=True)]
     try:
-        consumer.subscribe([topic])
-        reader = threading.Thread(target=tail, name="broker-growth-tail", daemon=True)
-        reader.start()
-        # The first record waits for the group join; the phase starts once it is back.
-        producer.produce(topic, key=b"warm", value=struct.pack("!d", time.perf_counter()) + padding)
-        producer.flush(30)
-        deadline = time.monotonic() + 60
-        while not arrivals:
-            if time.monotonic() > deadline:
+        with Collector(settings, topic) as collector:
+            # Connections and the producer's id come first: one record there and back before the phase.
+            sender.preload(topic, [(b"warm", VALUE)])
+            if not collector.collect(1, timeout=60, keys={b"warm"}).count:
                 raise RuntimeError(f"no record came back from {topic} within 60 s")
-            time.sleep(0.01)
-        arrivals.clear()
-        start = time.perf_counter()
-        marks = [(start, broker.seconds())]
-        sent = 0
-        while (now := time.perf_counter()) < start + seconds:
-            if now >= marks[-1][0] + window_s:
-                marks.append((now, broker.seconds()))
-            delay = start + sent / rate - now
-            if delay > 0:
-                time.sleep(min(delay, 0.01))
-                continue
-            producer.produce(topic, key=str(sent).encode(), value=struct.pack("!d", time.perf_counter()) + padding)
-            producer.poll(0)
-            sent += 1
-        marks.append((time.perf_counter(), broker.seconds()))
-        producer.flush(30)
-        deadline = time.monotonic() + 30
-        while len(arrivals) < sent and time.monotonic() < deadline:
-            time.sleep(0.01)
+            for thread in threads:
+                thread.start()
+            arrived = collector.collect(len(records), timeout=3 * seconds + 60, keys={k for k, _ in records})
     finally:
         stop.set()
-        consumer.close()
+        for thread in threads:
+            thread.join()
         delete_topics_starting_with(settings, (f"{prefix}.",))
-    return Phase(linger_ms, windows_of(arrivals, marks, start), sent, len(arrivals))
+    if failure:
+        raise failure[0]
+    arrivals = [(arrived.at[key], arrived.at[key] - at) for (key, _), at in zip(records, sent) if key in arrived.at]
+    return Phase(linger_ms, windows_of(arrivals, marks, marks[0][0]), len(sent), arrived.count)
 
 
 def report(phases: list[Phase], rate: float, out: IO[str]) -> None:

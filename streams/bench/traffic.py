@@ -85,11 +85,11 @@ def encode(serde: AvroSerde, topic: str, events: Sequence[ev.Event], key_field: 
 
 
 class Sender:
-    """A confluent-kafka producer for offered load (``linger.ms`` 0: the sender adds no batching delay)."""
+    """A confluent-kafka producer for offered load (``linger.ms`` 0 by default: the sender adds no batching delay)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, linger_ms: int = 0) -> None:
         conf = settings.kafka.producer_config()
-        conf["linger.ms"] = 0
+        conf["linger.ms"] = linger_ms
         self._producer = Producer(conf)
         self._errors: list[str] = []
 
