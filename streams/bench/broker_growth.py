@@ -34,7 +34,7 @@ from ..admin import create_topics, delete_topics_starting_with
 from ..broker import EmbeddedBroker, isolated_settings
 from .measure import Cpu, percentile
 from .stages import PASSTHROUGH
-from .traffic import Collector, Sender
+from .traffic import Collector, PacedSend, Sender
 
 VALUE_BYTES = 200
 """The size of the issue's reference measurement's values."""
@@ -86,6 +86,15 @@ def windows_of(
     return out
 
 
+def _sample_cpu(broker: Cpu, every_s: float, done: threading.Event, marks: list[tuple[float, float]]) -> None:
+    """Append (time, broker CPU s) to ``marks`` now, every ``every_s`` and once more when ``done`` is set."""
+    while True:
+        marks.append((time.perf_counter(), broker.seconds()))
+        if done.wait(every_s):
+            marks.append((time.perf_counter(), broker.seconds()))
+            return
+
+
 def run_phase(
     bootstrap: str, broker: Cpu, prefix: str, workdir: Path, *, rate: float, seconds: float, window_s: float,
     linger_ms: int,
@@ -102,46 +111,24 @@ def run_phase(
     create_topics(settings, (spec,))
     records = [(str(i).encode(), VALUE) for i in range(max(1, int(rate * seconds)))]
     sender = Sender(settings, linger_ms=linger_ms)
-    stop, sending = threading.Event(), threading.Event()
-    sent: list[float] = []
     marks: list[tuple[float, float]] = []
-    failure: list[BaseException] = []
-
-    def send() -> None:
-        try:
-            sent.extend(sender.paced(topic, records, rate, stop))
-        except BaseException as exc:  # reported by the main thread
-            failure.append(exc)
-        finally:
-            sending.set()
-
-    def sample_cpu() -> None:
-        while True:
-            marks.append((time.perf_counter(), broker.seconds()))
-            if sending.wait(window_s):
-                marks.append((time.perf_counter(), broker.seconds()))
-                return
-
-    threads = [threading.Thread(target=send, name="broker-growth-send", daemon=True),
-               threading.Thread(target=sample_cpu, name="broker-growth-cpu", daemon=True)]
     try:
         with Collector(settings, topic) as collector:
             # Connections and the producer's id come first: one record there and back before the phase.
             sender.preload(topic, [(b"warm", VALUE)])
             if not collector.collect(1, timeout=60, keys={b"warm"}).count:
                 raise RuntimeError(f"no record came back from {topic} within 60 s")
-            for thread in threads:
-                thread.start()
-            arrived = collector.collect(len(records), timeout=3 * seconds + 60, keys={k for k, _ in records})
+            with PacedSend(sender, topic, records, rate) as sending:
+                sampler = threading.Thread(target=_sample_cpu, args=(broker, window_s, sending.done, marks),
+                                           name="broker-growth-cpu", daemon=True)
+                sampler.start()  # ends when the sending does, also when leaving the block on an error stops it
+                arrived = collector.collect(len(records), timeout=3 * seconds + 60, keys={k for k, _ in records})
+            sampler.join()
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
         delete_topics_starting_with(settings, (f"{prefix}.",))
-    if failure:
-        raise failure[0]
-    arrivals = [(arrived.at[key], arrived.at[key] - at) for (key, _), at in zip(records, sent) if key in arrived.at]
-    return Phase(linger_ms, windows_of(arrivals, marks, marks[0][0]), len(sent), arrived.count)
+    arrivals = [(arrived.at[key], arrived.at[key] - at) for (key, _), at in zip(records, sending.sent)
+                if key in arrived.at]
+    return Phase(linger_ms, windows_of(arrivals, marks, marks[0][0]), len(sending.sent), arrived.count)
 
 
 def report(phases: list[Phase], rate: float, out: IO[str]) -> None:

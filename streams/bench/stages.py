@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 import sys
-import threading
 import time
 import uuid
 from contextlib import ExitStack
@@ -48,7 +47,7 @@ from ..processes import WORKER_READY_LINE, ChildProcess, child_env, worker_proce
 from ..settings import Settings
 from .measure import Cpu, cpu_seconds, percentile
 from .passthrough import READY_LINE as PASSTHROUGH_READY
-from .traffic import Collector, Sender, encode, fresh_calls, responder_lifecycles, unit_statuses
+from .traffic import Collector, PacedSend, Sender, encode, fresh_calls, responder_lifecycles, unit_statuses
 
 PASSTHROUGH = TopicSpec(
     "bench.passthrough",
@@ -451,29 +450,13 @@ def _offer(
     """Offer ``calls`` at ``rate`` per second; each one's latency is send → its output received."""
     records = encode(serde, source, calls, "call_id")
     keys = {k for k, _ in records}
-    stop = threading.Event()
-    sent: list[float] = []
-    failure: list[BaseException] = []
-
-    def send() -> None:
-        try:
-            sent.extend(sender.paced(source, records, rate, stop))
-        except BaseException as exc:  # reported by the main thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=send, name="bench-sender", daemon=True)
     cpu0, broker0 = cpu_seconds(pid), broker.seconds()
-    thread.start()
-    try:
+    with PacedSend(sender, source, records, rate) as sending:
         arrived = collector.collect(
             len(records), timeout=3 * seconds + 60, keys=keys, keep_values=kind == "worker", alive=alive
         )
-    finally:
-        stop.set()
-        thread.join()
     cpu1, broker1 = cpu_seconds(pid), broker.seconds()
-    if failure:
-        raise failure[0]
+    sent = sending.sent
     warm = int(rate * warmup_seconds)
     latencies = [
         (arrived.at[key] - sent[i]) * 1000 for i, (key, _) in enumerate(records) if i >= warm and key in arrived.at

@@ -134,6 +134,41 @@ class Sender:
             raise RuntimeError(f"benchmark producer: {left} undelivered, errors: {self._errors[:3]}")
 
 
+class PacedSend:
+    """:meth:`Sender.paced` in a thread of its own, for the time of a ``with`` block.
+
+    ``sent`` holds each record's send time once the sending ended, ``done`` is
+    set when it ends; leaving the block stops the sending, waits for it and
+    raises what it raised.
+    """
+
+    def __init__(self, sender: Sender, topic: str, records: Sequence[Record], rate: float) -> None:
+        self.sent: list[float] = []
+        self.done = threading.Event()
+        self._stop = threading.Event()
+        self._failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(sender, topic, records, rate), name="bench-sender",
+                                        daemon=True)
+
+    def _run(self, sender: Sender, topic: str, records: Sequence[Record], rate: float) -> None:
+        try:
+            self.sent.extend(sender.paced(topic, records, rate, self._stop))
+        except BaseException as exc:  # raised in the thread that waits for it
+            self._failure.append(exc)
+        finally:
+            self.done.set()
+
+    def __enter__(self) -> PacedSend:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._failure and exc_type is None:
+            raise self._failure[0]
+
+
 WINDOW_OPENS_AFTER_S = 0.02
 """Longer than one burst of outputs takes to arrive, short against a drain (seconds)."""
 
