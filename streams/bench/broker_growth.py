@@ -86,12 +86,24 @@ def windows_of(
     return out
 
 
+def close_marks(marks: list[tuple[float, float]], last: tuple[float, float], every_s: float) -> None:
+    """Add the mark taken when the sending ended; a stub of under half a window joins the window before it.
+
+    The sending ends with the producer's flush, a few milliseconds after a
+    mark may have been taken: a window of those would report noise.
+    """
+    if len(marks) > 1 and last[0] - marks[-1][0] < every_s / 2:
+        marks[-1] = last
+    else:
+        marks.append(last)
+
+
 def _sample_cpu(broker: Cpu, every_s: float, done: threading.Event, marks: list[tuple[float, float]]) -> None:
     """Append (time, broker CPU s) to ``marks`` now, every ``every_s`` and once more when ``done`` is set."""
     while True:
         marks.append((time.perf_counter(), broker.seconds()))
         if done.wait(every_s):
-            marks.append((time.perf_counter(), broker.seconds()))
+            close_marks(marks, (time.perf_counter(), broker.seconds()), every_s)
             return
 
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from dispatchbus.bench.broker_growth import Phase, Window, main, windows_of
+from dispatchbus.bench.broker_growth import Phase, Window, close_marks, main, windows_of
 
 
 def test_arrivals_are_cut_into_the_windows_between_cpu_marks():
@@ -17,6 +17,17 @@ def test_arrivals_are_cut_into_the_windows_between_cpu_marks():
     assert first.broker_percent == pytest.approx(50.0)
     assert (second.end_s, second.received, second.p50_ms, second.p99_ms) == (2.0, 3, 30.0, 40.0)
     assert second.broker_percent == pytest.approx(100.0)
+
+
+def test_the_end_of_the_sending_closes_the_last_window_or_extends_it():
+    marks = [(0.0, 1.0), (5.0, 2.0), (10.0, 3.0)]
+    close_marks(marks, (10.02, 3.1), 5.0)  # the flush's few milliseconds join the window before
+    assert marks == [(0.0, 1.0), (5.0, 2.0), (10.02, 3.1)]
+    close_marks(marks, (13.0, 4.0), 5.0)  # more than half a window: a window of its own
+    assert marks == [(0.0, 1.0), (5.0, 2.0), (10.02, 3.1), (13.0, 4.0)]
+    first = [(0.0, 1.0)]
+    close_marks(first, (0.01, 1.0), 5.0)  # the only window is never merged away
+    assert first == [(0.0, 1.0), (0.01, 1.0)]
 
 
 def test_growth_compares_the_last_window_that_received_with_the_first():
