@@ -36,9 +36,8 @@ def test_smoke_run_produces_every_figure(broker, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     for heading in ("raw confluent-kafka pass-through", "bare Faust agent", "routing worker",
-                    "dispatchbus route (offline)", "paired drains", "paired latency", "the bus's own work per new call", "targets",
-                    "machine:",
-                    "versions:"):
+                    "dispatchbus route (offline)", "paired drains", "paired latency", "the bus's own work per new call",
+                    "targets", "machine:", "versions:"):
         assert heading in result.stdout
 
     leftover = sorted(_topics(broker) - before)
