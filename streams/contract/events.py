@@ -8,7 +8,7 @@ other services and external checks rely on them.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal, Self
 from uuid import UUID
@@ -26,21 +26,18 @@ from pydantic import (
 NAMESPACE = "org.dispatchbus.events"
 
 
-_NO_OFFSET = timedelta(0)
-
-
 def utc_millis(value: datetime) -> datetime:
     """Normalise to UTC at millisecond precision, the precision Avro carries; a naive value is refused."""
     tz = value.tzinfo
-    if tz is timezone.utc and not value.microsecond % 1000:
-        return value  # already normal: most values are copied from other events
-    if tz is None:
-        raise ValueError("a timestamp needs a time zone")
-    if tz.utcoffset(value) == _NO_OFFSET:
-        # UTC under another tzinfo object (pydantic's, when it parses "...Z" from JSON).
-        return value.replace(tzinfo=timezone.utc, microsecond=value.microsecond // 1000 * 1000)
-    value = value.astimezone(timezone.utc)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    if tz is not timezone.utc:
+        if tz is None:
+            raise ValueError("a timestamp needs a time zone")
+        # Also UTC under another tzinfo object (pydantic's, when it parses "...Z" from JSON):
+        # astimezone costs half of replace(tzinfo=...).
+        value = value.astimezone(timezone.utc)
+    if value.microsecond % 1000:
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    return value
 
 
 @lru_cache(maxsize=4096)

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from faust.serializers import codecs
-from pydantic import TypeAdapter, ValidationError
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from dispatchbus.contract import events as ev
 from dispatchbus.lifecycle.timeline import Hop, Timeline
@@ -62,6 +62,9 @@ def test_utc_millis_normalises_and_refuses_a_naive_timestamp():
     assert normal == datetime(2026, 5, 4, 18, 0, 0, 123_000, tzinfo=timezone.utc)
     assert normal.tzinfo is timezone.utc
     assert ev.utc_millis(normal) is normal
+    parsed = TypeAdapter(AwareDatetime).validate_python("2026-05-04T18:00:00.123456Z")  # pydantic's UTC object
+    assert parsed.tzinfo is not timezone.utc
+    assert ev.utc_millis(parsed) == normal and ev.utc_millis(parsed).tzinfo is timezone.utc
     with pytest.raises(ValueError, match="time zone"):
         ev.utc_millis(datetime(2026, 5, 4, 18, 0))
 
