@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import signal
+import threading
 from collections import Counter
 from datetime import datetime
 
@@ -12,7 +14,7 @@ import pytest
 from policy_helpers import local, make_call, make_status
 
 from dispatchbus.contract.events import CallReceived, UnitStatus
-from dispatchbus.contract.jsonlines import parse_line, to_json_line
+from dispatchbus.contract.jsonlines import LineError, parse_line, to_json_line
 from dispatchbus.policy import AvailabilityBook, decide, load_reference_policy
 from dispatchbus.policy import offline
 from dispatchbus.policy.offline import route_bytes, route_file
@@ -113,6 +115,16 @@ def test_non_canonical_inputs_give_canonical_output():
     assert lines == [to_json_line(decide(POLICY, parse_line(json.dumps(v)), AvailabilityBook())) for v in variants]
 
 
+def test_a_lone_surrogate_escape_is_refused_as_the_contract_refuses_it():
+    obj = json.loads(to_json_line(make_call("mental_health", local("2026-05-04T10:00"))))
+    line = json.dumps({**obj, "narrative": "\ud800"})
+    assert "\\ud800" in line
+    with pytest.raises(LineError) as refused:
+        parse_line(line, source="in.jsonl", line=1)
+    lines, errors, stats = run_bytes(line.encode())
+    assert lines == [] and errors == [str(refused.value)] and stats.bad_lines == 1
+
+
 def test_route_file_matches_route_bytes(tmp_path):
     path = tmp_path / "calls.jsonl"
     with path.open("w") as stream:
@@ -121,6 +133,20 @@ def test_route_file_matches_route_bytes(tmp_path):
     stats = route_file(POLICY, path, write=out.append, report=pytest.fail)
     lines, _, _ = run_bytes(path.read_bytes())
     assert "".join(out).splitlines() == lines and stats.calls == 300
+
+
+def test_route_file_reads_a_pipe(tmp_path):
+    data = ("\n".join(synthetic_lines(50, seed=3)) + "\n").encode()
+    fifo = tmp_path / "calls.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(data,))
+    writer.start()
+    try:
+        out: list[str] = []
+        stats = route_file(POLICY, fifo, write=out.append, report=pytest.fail)
+    finally:
+        writer.join(timeout=10)
+    assert stats.calls == 50 and "".join(out).splitlines() == run_bytes(data)[0]
 
 
 @pytest.mark.parametrize("model", ["911-led", "embedded-professional", "external-hotline"])
@@ -133,12 +159,39 @@ def test_synthetic_traffic_routes_like_decide(model):
 
 
 def test_parallel_workers_give_the_same_output(monkeypatch):
-    monkeypatch.setattr(offline, "PARALLEL_MIN_LINES", 0)
+    monkeypatch.setattr(offline, "PARALLEL_MIN_BYTES", 0)
     data = ("\n".join(synthetic_lines(500, seed=5)) + "\n{oops\n").encode()
-    serial = run_bytes(data, chunk_lines=37)
-    parallel = run_bytes(data, jobs=2, chunk_lines=37)
+    serial = run_bytes(data, chunk_bytes=4096)
+    parallel = run_bytes(data, jobs=2, chunk_bytes=4096)
     assert serial[0] == parallel[0] and serial[1] == parallel[1]
     assert len(serial[0]) == 500 and len(serial[1]) == 1
+
+
+def test_scan_span_counts_lines_and_picks_possible_statuses():
+    data = b'{"type":"CallReceived"}\n{"type":"UnitStatus","x":"\\u00e9"}\n\n"\\u0055nitStatus"'
+    scan = offline.scan_span(data)
+    assert scan.lines == 4
+    assert scan.statuses == [(2, b'{"type":"UnitStatus","x":"\\u00e9"}'), (4, b'"\\u0055nitStatus"')]
+    assert offline.scan_span(b"a\nb\n").lines == 2 and offline.scan_span(b"").lines == 0
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_chunk_size_changes_nothing(monkeypatch, jobs):
+    monkeypatch.setattr(offline, "PARALLEL_MIN_BYTES", 0)
+    status = json.loads(to_json_line(make_status("CRT-1", "busy", local("2026-05-04T09:00"))))
+    bad_status = {**status, "status": "lunch"}
+    escaped = json.dumps({**status, "unit_id": "CRT-2"}).replace('"UnitStatus"', '"\\u0055nitStatus"')
+    lines = list(synthetic_lines(300, seed=4))
+    lines[40:40] = [json.dumps(bad_status), "{oops", escaped, ""]
+    data = "\n".join(lines).encode()  # the last line has no newline
+    whole = run_bytes(data)
+    plain = sum('"UnitStatus"' in line for line in lines) - 1  # the bad one does not count
+    assert whole[2].statuses == plain + 1  # the escaped one does
+    assert whole[1][0].startswith("in.jsonl:41: field 'status'") and whole[1][1].startswith("in.jsonl:42:")
+    assert len(whole[0]) == 300
+    for chunk_bytes in (1, 7, 100, 4096):
+        part = run_bytes(data, jobs=jobs, chunk_bytes=chunk_bytes)
+        assert part[:2] == whole[:2] and part[2] == whole[2], chunk_bytes
 
 
 def test_synthetic_is_deterministic_and_realistic():
