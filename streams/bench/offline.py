@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..policy.synthetic import write_synthetic
 
-_STATS = re.compile(r"route: (\d+) calls, (\d+) unit statuses")
+_STATS = re.compile(r"route: (\d+) calls, (\d+) unit statuses, .* peak RSS (\d+) MiB")
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,9 @@ def route_once(path: Path, *, model: str = "911-led", log: Path | None = None) -
     """Run `dispatchbus route --stats` on ``path`` (decisions to /dev/null); wall time and peak RSS.
 
     The time covers the whole child process (interpreter start and policy load
-    included). Peak RSS is the child's ``ru_maxrss`` as reported by ``wait4``:
-    the largest of the process and the route worker processes it forked.
+    included). Peak RSS is what the child reports: the largest of itself and
+    the route worker processes it forked. (``wait4``'s ``ru_maxrss`` would
+    include this process's own peak, which the child had before its ``exec``.)
     """
     argv = [sys.executable, "-m", "dispatchbus.cli.main", "route", "--stats", "--model", model, str(path)]
     err_path = log or path.with_suffix(".route.log")
@@ -49,7 +50,7 @@ def route_once(path: Path, *, model: str = "911-led", log: Path | None = None) -
         started = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=devnull, stderr=err, start_new_session=True)
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc.wait()
         except BaseException:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -58,11 +59,10 @@ def route_once(path: Path, *, model: str = "911-led", log: Path | None = None) -
             proc.wait()
             raise
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
     text = err_path.read_text(errors="replace")
     if proc.returncode != 0:
         raise RuntimeError(f"dispatchbus route exited with {proc.returncode}: {text[-2000:]}")
     found = _STATS.search(text)
     if not found:
         raise RuntimeError(f"dispatchbus route printed no statistics: {text[-2000:]}")
-    return OfflineRun(int(found.group(1)), int(found.group(2)), seconds, usage.ru_maxrss / 1024)
+    return OfflineRun(int(found.group(1)), int(found.group(2)), seconds, float(found.group(3)))

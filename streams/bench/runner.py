@@ -421,7 +421,7 @@ def report(res: Results, out: IO[str]) -> None:
             f"\n4  dispatchbus route (offline), {first.calls:,} calls + {first.statuses:,} unit statuses, "
             f"whole process, default jobs\n"
             f"   {'calls/s':50} {off.format(0)}\n"
-            f"   {'peak RSS, MiB (ru_maxrss)':50} {rss.format(0)}\n"
+            f"   {'peak RSS, MiB (VmHWM)':50} {rss.format(0)}\n"
         )
     if res.costs:
         _report_costs(res, w)

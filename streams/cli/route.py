@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
 
@@ -78,10 +79,26 @@ def run(args: argparse.Namespace) -> int:
         rate = events / elapsed if elapsed > 0 else float("inf")
         print(
             f"route: {stats.calls} calls, {stats.statuses} unit statuses, policy {policy.label()}, "
-            f"{elapsed:.2f} s, {rate:,.0f} events/s",
+            f"{elapsed:.2f} s, {rate:,.0f} events/s, peak RSS {peak_rss_mib():.0f} MiB",
             file=stderr,
         )
     return 1 if stats.bad_lines else 0
+
+
+def peak_rss_mib() -> float:
+    """The peak resident memory of this program and of its ended worker processes, in MiB.
+
+    Linux's ``VmHWM`` is read rather than ``getrusage(RUSAGE_SELF)``, which also
+    keeps the peak of the process image before ``exec``: that of whatever
+    large process forked this one (e.g. the benchmark).
+    """
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+    try:
+        with open("/proc/self/status") as status:
+            own = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return max(own, children) / 1024
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -152,7 +153,7 @@ def test_stats_on_stderr(tmp_path, capsys):
     path.write_text("\n".join(synthetic_lines(200, seed=2)) + "\n")
     code, decisions, err = run(["--model", "embedded-professional", "--stats", str(path)], capsys)
     assert code == 0 and len(decisions) == 200
-    assert err.startswith("route: 200 calls, ") and err.rstrip().endswith("events/s")
+    assert err.startswith("route: 200 calls, ") and re.search(r"events/s, peak RSS [1-9]\d* MiB$", err.rstrip())
 
 
 def test_runs_as_a_module(tmp_path):
