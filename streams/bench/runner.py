@@ -25,7 +25,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from .costs import STAGES, CallCosts, measure_in_child
 from .measure import Spread, machine, median_interval, versions
@@ -435,6 +435,18 @@ def report(res: Results, out: IO[str]) -> None:
     w(f"\ntotal {res.seconds / 60:.1f} min\n")
 
 
+T = TypeVar("T")
+
+
+def alternating_pairs(count: int, kinds: tuple[str, str], measure: Callable[[int, str], T]) -> list[dict[str, T]]:
+    """``count`` pairs of ``measure(i, kind)`` for both kinds back to back, the first of each pair alternating.
+
+    The host's speed drifts within minutes on a shared VM, so the two halves of
+    a pair run as close together as they can, and neither kind always goes first.
+    """
+    return [{kind: measure(i, kind) for kind in (kinds if i % 2 == 0 else kinds[::-1])} for i in range(count)]
+
+
 def _write_interval(w: Callable[[str], Any], interval: tuple[float, float, float] | None) -> None:
     """The line under a paired ratio with the interval of its median (none below 6 pairs)."""
     if interval is not None:
@@ -521,25 +533,23 @@ def run(
                     f"  {run_.throughput:,.0f} events/s; p50 {run_.latency(50):.1f} ms, p99 {run_.latency(99):.1f} ms "
                     f"at {plan.phases.rate:,.0f}/s"
                 )
-        for i in range(plan.pairs):
-            # Host speed drifts within minutes on a shared VM: each pair runs back to back, in turns.
-            order = ("faust", "worker") if i % 2 == 0 else ("worker", "faust")
-            pair: dict[str, Drain] = {}
-            for kind in order:
-                say(f"pair {i + 1}/{plan.pairs}: {TITLES[kind]} drains {plan.phases.saturation_events[kind]:,} calls")
-                pair[kind] = drain_only(kind, bootstrap, f"{run_tag}-pair{i + 1}{kind}",
-                                        plan.phases.saturation_events[kind], 9000 + i, workdir, broker_pid)
-                say(f"  {pair[kind].throughput:,.0f} events/s")
-            results.pairs.append(pair)
-        for i in range(plan.latency_pairs):
-            order = ("raw", "worker") if i % 2 == 0 else ("worker", "raw")
-            lpair: dict[str, LoadRun] = {}
-            for kind in order:
-                say(f"latency pair {i + 1}/{plan.latency_pairs}: {TITLES[kind]} at {plan.phases.rate:,.0f} calls/s")
-                lpair[kind] = latency_only(kind, bootstrap, f"{run_tag}-lat{i + 1}{kind}", plan.phases, 7000 + 10 * i,
-                                           workdir, broker_pid)
-                say(f"  p50 {lpair[kind].latency(50):.1f} ms, p99 {lpair[kind].latency(99):.1f} ms")
-            results.latency_pairs.append(lpair)
+
+        def drain(i: int, kind: str) -> Drain:
+            say(f"pair {i + 1}/{plan.pairs}: {TITLES[kind]} drains {plan.phases.saturation_events[kind]:,} calls")
+            drained = drain_only(kind, bootstrap, f"{run_tag}-pair{i + 1}{kind}",
+                                 plan.phases.saturation_events[kind], 9000 + i, workdir, broker_pid)
+            say(f"  {drained.throughput:,.0f} events/s")
+            return drained
+
+        def load(i: int, kind: str) -> LoadRun:
+            say(f"latency pair {i + 1}/{plan.latency_pairs}: {TITLES[kind]} at {plan.phases.rate:,.0f} calls/s")
+            loaded = latency_only(kind, bootstrap, f"{run_tag}-lat{i + 1}{kind}", plan.phases, 7000 + 10 * i,
+                                  workdir, broker_pid)
+            say(f"  p50 {loaded.latency(50):.1f} ms, p99 {loaded.latency(99):.1f} ms")
+            return loaded
+
+        results.pairs = alternating_pairs(plan.pairs, ("faust", "worker"), drain)
+        results.latency_pairs = alternating_pairs(plan.latency_pairs, ("raw", "worker"), load)
     for rep in range(1, plan.repetitions + 1):
         say(f"repetition {rep}/{plan.repetitions}: the bus's stages in process")
         costs = measure_in_child(plan.cost_calls)

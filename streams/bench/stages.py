@@ -31,8 +31,8 @@ import math
 import sys
 import time
 import uuid
-from contextlib import ExitStack
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -330,6 +330,35 @@ def _alive_check(kind: str, child: ChildProcess, log: Path) -> Callable[[], None
     return alive
 
 
+@dataclass
+class _Fresh:
+    """A processor started on fresh topics after a backlog was preloaded, and what it reads and writes."""
+
+    setup: _Setup
+    backlog: list[tuple[bytes, bytes]]
+    collector: Collector
+    child: ChildProcess
+    log: Path
+
+
+@contextmanager
+def _fresh_processor(
+    kind: str, bootstrap: str, label: str, workdir: Path, calls: list[ev.CallReceived]
+) -> Iterator[_Fresh]:
+    """Fresh topics named after ``label``, ``calls`` preloaded, then a collector and a ``kind`` processor.
+
+    The processor and the collector stop when the block ends; the topics are
+    deleted after a block that ended normally.
+    """
+    setup = _setup(kind, bootstrap, f"{label}.", (workdir / label).absolute())
+    backlog = _preload_backlog(kind, setup, calls)
+    log = workdir / f"{label}.log"
+    with Collector(setup.settings, setup.sink) as collector, \
+            _processor(kind, setup.settings, setup.source, setup.sink, log) as child:
+        yield _Fresh(setup, backlog, collector, child, log)
+    setup.delete_topics()
+
+
 def drain_only(
     kind: str, bootstrap: str, label: str, calls: int, seed: int, workdir: Path, broker_pid: int | None = None
 ) -> Drain:
@@ -338,14 +367,8 @@ def drain_only(
     The same first phase as :func:`run_pipeline`, without the latency and
     reply phases, so that drains of two processors can run back to back.
     """
-    setup = _setup(kind, bootstrap, f"{label}.", (workdir / label).absolute())
-    backlog = _preload_backlog(kind, setup, fresh_calls(calls, seed=seed, tag=label))
-    log = workdir / f"{label}.log"
-    with Collector(setup.settings, setup.sink) as collector, \
-            _processor(kind, setup.settings, setup.source, setup.sink, log) as child:
-        drained = _drain(kind, backlog, collector, child, log, Cpu(broker_pid))
-    setup.delete_topics()
-    return drained
+    with _fresh_processor(kind, bootstrap, label, workdir, fresh_calls(calls, seed=seed, tag=label)) as fresh:
+        return _drain(kind, fresh.backlog, fresh.collector, fresh.child, fresh.log, Cpu(broker_pid))
 
 
 def run_pipeline(
@@ -415,22 +438,20 @@ def latency_only(
     :func:`run_pipeline`'s last phase, and is stopped; so that the latency of
     two processors can be paired back to back on topics with no history.
     """
-    setup = _setup(kind, bootstrap, f"{label}.", (workdir / label).absolute())
-    backlog = _preload_backlog(kind, setup, fresh_calls(phases.warm_calls, seed=seed, tag=f"{label}w"))
-    log = workdir / f"{label}.log"
-    with Collector(setup.settings, setup.sink) as collector, \
-            _processor(kind, setup.settings, setup.source, setup.sink, log) as child:
-        pid = child.proc.pid  # type: ignore[union-attr]
-        alive = _alive_check(kind, child, log)
-        got = collector.collect(len(backlog), timeout=120 + len(backlog) / 200, alive=alive)
-        if got.count < len(backlog):
-            raise RuntimeError(f"{kind}: only {got.count} of {len(backlog)} warm-up outputs arrived; log {log}")
-        _wait_ready(kind, child, log, alive)
+    warm = fresh_calls(phases.warm_calls, seed=seed, tag=f"{label}w")
+    with _fresh_processor(kind, bootstrap, label, workdir, warm) as fresh:
+        pid = fresh.child.proc.pid  # type: ignore[union-attr]
+        alive = _alive_check(kind, fresh.child, fresh.log)
+        got = fresh.collector.collect(len(fresh.backlog), timeout=120 + len(fresh.backlog) / 200, alive=alive)
+        if got.count < len(fresh.backlog):
+            raise RuntimeError(
+                f"{kind}: only {got.count} of {len(fresh.backlog)} warm-up outputs arrived; log {fresh.log}"
+            )
+        _wait_ready(kind, fresh.child, fresh.log, alive)
         calls = fresh_calls(max(1, int(phases.rate * phases.latency_seconds)), seed=seed + 1, tag=f"{label}l")
-        load = _offer(kind, calls, phases.rate, phases.warmup_seconds, phases.latency_seconds, setup.serde,
-                      setup.sender, collector, setup.source, pid, alive, Cpu(broker_pid))
-    setup.delete_topics()
-    return load
+        setup = fresh.setup
+        return _offer(kind, calls, phases.rate, phases.warmup_seconds, phases.latency_seconds, setup.serde,
+                      setup.sender, fresh.collector, setup.source, pid, alive, Cpu(broker_pid))
 
 
 def _offer(

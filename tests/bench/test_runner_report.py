@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from dispatchbus.bench.runner import PLANS, Results, report
+from dispatchbus.bench.runner import PLANS, Results, alternating_pairs, report
 from dispatchbus.bench.stages import Drain, LoadRun, PipelineRun
 
 MACHINE = {"cores": 2, "cpu": "test cpu", "memory_gib": 1.0, "os": "test os"}
@@ -104,3 +104,16 @@ def test_without_latency_pairs_the_target_takes_the_repetitions():
     assert target["median"] == pytest.approx(1.8)
     assert "median_interval" not in target
     assert "paired latency" not in _text(res)
+
+
+def test_alternating_pairs_take_turns_going_first():
+    order: list[tuple[int, str]] = []
+
+    def measure(i: int, kind: str) -> str:
+        order.append((i, kind))
+        return f"{kind}{i}"
+
+    pairs = alternating_pairs(3, ("raw", "worker"), measure)
+    assert order == [(0, "raw"), (0, "worker"), (1, "worker"), (1, "raw"), (2, "raw"), (2, "worker")]
+    assert pairs == [{"raw": "raw0", "worker": "worker0"}, {"worker": "worker1", "raw": "raw1"},
+                     {"raw": "raw2", "worker": "worker2"}]
