@@ -67,8 +67,9 @@ UtcDatetime = Annotated[
 CallType = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 AgencyType = Literal["community_responder", "police", "ems", "fire"]
 Target = Literal[
-    "community_responder", "embedded_professional", "external_hotline", "police", "ems", "fire"
+    "community_responder", "embedded_professional", "external_hotline", "police", "ems", "fire", "cad_review"
 ]
+"""Who a call can be handed to; ``cad_review`` is the 911 CAD's supervisors deciding by hand."""
 UnitState = Literal["available", "busy", "out_of_service"]
 DeclineReason = Literal["out_of_scope", "closed", "no_capacity", "other"]
 ConsultResolution = Literal[
@@ -89,8 +90,10 @@ OutcomeCategory = Literal[
     "other",
 ]
 RouteStep = Literal[
-    "decided", "accepted", "declined", "timed_out", "consult_result", "dispatched", "on_scene", "cleared"
+    "decided", "accepted", "declined", "timed_out", "consult_result", "dispatched", "on_scene", "cleared",
+    "withdrawn",
 ]
+WithdrawReason = Literal["superseded", "call_closed"]
 DigestWindow = Literal["day", "week"]
 
 
@@ -183,13 +186,21 @@ class Event(Record):
 # --- nested records -------------------------------------------------------------
 
 
-class Screening(Record):
-    """Answers to the call taker's safety screening questions."""
+Answer = bool | None
+"""A screening answer: True (yes), False (no) or None (unknown: not asked, or the caller cannot say)."""
 
-    weapon_present: bool = False
-    violence_in_progress: bool = False
-    medical_emergency: bool = False
-    imminent_danger: bool = False
+
+class Screening(Record):
+    """Answers to the call taker's safety screening questions: yes, no or unknown (null).
+
+    An answer left out is unknown, never no: each routing policy says what an
+    unknown answer means for each question (``screening_unknown``).
+    """
+
+    weapon_present: Answer = None
+    violence_in_progress: Answer = None
+    medical_emergency: Answer = None
+    imminent_danger: Answer = None
 
 
 class Location(Record):
@@ -354,6 +365,10 @@ class RoutingDecision(Event):
     eligible: bool = Field(default=False, description="The call type is eligible for a non-police response.")
     sequence: int = Field(default=0, ge=0, description="Position in the call's decision chain (0 = first).")
     supersedes: UUID | None = Field(default=None, description="event_id of the decision this one replaces.")
+    co_responders: list[Target] = Field(
+        default_factory=list,
+        description="Further agencies this decision sends at the same time (co-response), each with its own handoff.",
+    )
 
 
 class HandoffRequested(Event):
@@ -372,6 +387,39 @@ class HandoffRequested(Event):
     location: Location | None = Field(default=None, description="Exact location, for agencies allowed it.")
     zone: str | None = Field(default=None, description="Dispatch zone of the call.")
     caution_flags: list[str] = Field(default_factory=list)
+
+
+class HandoffUpdated(Event):
+    """New facts about a call an agency holds: what its sharing rule lets it see, as of now."""
+
+    TIME_FIELD: ClassVar[str] = "updated_at"
+
+    call_id: str = Field(min_length=1)
+    handoff_id: UUID = Field(description="The handoff the agency holds.")
+    agency: Target
+    team: str | None = None
+    updated_at: UtcDatetime
+    call_type: CallType
+    priority: int = Field(ge=1, le=5)
+    caution_flags: list[str] = Field(default_factory=list)
+
+
+class HandoffWithdrawn(Event):
+    """The bus tells an agency to stand down from a call it was asked to take."""
+
+    TIME_FIELD: ClassVar[str] = "withdrawn_at"
+
+    call_id: str = Field(min_length=1)
+    handoff_id: UUID = Field(description="The handoff withdrawn.")
+    agency: Target
+    team: str | None = None
+    withdrawn_at: UtcDatetime
+    reason: WithdrawReason
+    code: str | None = Field(
+        default=None, description="Reason code of the decision that replaced this handoff (closed set)."
+    )
+    decision_id: UUID | None = Field(default=None, description="The decision that replaced this handoff.")
+    caution_flags: list[str] = Field(default_factory=list, description="What the agency may know of the danger.")
 
 
 class HandoffAccepted(Event):
@@ -432,7 +480,14 @@ class OutcomeFeedback(Event):
     call_type: CallType
     route: list[RouteHop] = Field(default_factory=list)
     outcome_category: OutcomeCategory
-    police_needed: bool = False
+    police_needed: bool = Field(
+        default=False,
+        description="Police were needed: asked for by a unit, a clinician or new facts of danger.",
+    )
+    police_after_no_answer: bool = Field(
+        default=False,
+        description="Police took the call because a diversion declined or did not answer, not because police were needed.",
+    )
     seconds_to_on_scene: float | None = None
     seconds_to_close: float | None = None
     received_at: UtcDatetime | None = Field(
@@ -534,6 +589,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OutcomeFeedback,
     DeadLetter,
     FeedbackDigest,
+    HandoffUpdated,
+    HandoffWithdrawn,
 )
 """Every top-level event, in contract order."""
 

@@ -10,6 +10,11 @@ from dispatchbus.contract import events as ev
 T0 = datetime(2026, 5, 4, 18, 0, tzinfo=timezone.utc)
 
 
+def screened(**answers: bool | None) -> ev.Screening:
+    """A screening where every question was asked and answered no, but for ``answers``."""
+    return ev.Screening(**{**{flag: False for flag in ev.Screening.model_fields}, **answers})
+
+
 def uid(n: int) -> uuid.UUID:
     return uuid.UUID(int=n)
 
@@ -21,7 +26,7 @@ def call(n: int = 1, call_type: str = "mental_health", received_at: datetime = T
         psap_id="PSAP-1",
         received_at=received_at,
         call_type=call_type,
-        screening=ev.Screening(**screening),
+        screening=screened(**screening),
         location=ev.Location(lat=40.71, lon=-74.0, zone="Z1"),
         priority=3,
         narrative="synthetic narrative: caller reports a neighbour shouting",
@@ -75,5 +80,10 @@ def one_of_each() -> list[ev.Event]:
                                                  outcomes=[ev.OutcomeCount(category="resolved_on_scene", calls=1)],
                                                  resolved_without_police=1, on_scene_calls=1,
                                                  median_seconds_to_on_scene=600.5, p90_seconds_to_on_scene=600.5)]),
+        ev.HandoffUpdated(event_id=uid(17), call_id="C1", handoff_id=h, agency="community_responder", team="CRT",
+                          updated_at=T0, call_type="mental_health", priority=2, caution_flags=["weapon_present"]),
+        ev.HandoffWithdrawn(event_id=uid(18), call_id="C1", handoff_id=h, agency="community_responder", team="CRT",
+                            withdrawn_at=T0, reason="superseded", code="gate.weapon", decision_id=uid(9),
+                            caution_flags=["weapon_present"]),
     ]
     return out
