@@ -68,6 +68,11 @@ class UnitHistory:
         i = bisect_right(self._times, epoch_ms)
         return self._states[i - 1] if i else None
 
+    def latest_at(self, epoch_ms: int) -> tuple[int, str] | None:
+        """``(epoch_ms, status)`` of the latest status at or before ``epoch_ms``, or None if there is none yet."""
+        i = bisect_right(self._times, epoch_ms)
+        return (self._times[i - 1], self._states[i - 1]) if i else None
+
     def is_available(self, epoch_ms: int) -> bool:
         """Available at ``epoch_ms`` (no status yet counts as available)."""
         return self.status_at(epoch_ms) not in UNAVAILABLE
@@ -137,6 +142,11 @@ class AvailabilityBook:
         """The unit's latest status at or before ``epoch_ms`` (None: never reported)."""
         history = self._units.get(unit_id)
         return history.status_at(epoch_ms) if history is not None else None
+
+    def latest_at(self, unit_id: str, epoch_ms: int) -> tuple[int, str] | None:
+        """``(epoch_ms, status)`` of the unit's latest status at or before ``epoch_ms`` (None: never reported)."""
+        history = self._units.get(unit_id)
+        return history.latest_at(epoch_ms) if history is not None else None
 
     def is_available(self, unit_id: str, epoch_ms: int) -> bool:
         """Whether the unit is available at ``epoch_ms``."""

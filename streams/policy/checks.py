@@ -11,6 +11,7 @@ from .compiled import (
     RULE_911_LED,
     TERMINAL_HOPS,
     TIMEOUT_STAGES,
+    CAD_REVIEW,
 )
 from .hours import HoursError, WeeklyHours, parse_weekly_hours
 from .spec import PolicySpec
@@ -26,6 +27,7 @@ def check_spec(spec: PolicySpec) -> list[Issue]:
     _check_timezone(spec, issues)
     _check_gate(spec, issues)
     eligible = _check_teams(spec, issues)
+    _check_unknown_answers(spec, eligible, issues)
     _check_model_sections(spec, eligible, issues)
     reachable = _reachable_hops(spec)
     _check_timeouts(spec, reachable, issues)
@@ -44,6 +46,15 @@ def _check_gate(spec: PolicySpec, issues: list[Issue]) -> None:
     for i, rule in enumerate(spec.safety_gate):
         if not rule.call_types and not rule.screening:
             issues.append((("safety_gate", i), "a rule needs call_types or screening to match anything"))
+
+
+def _check_unknown_answers(spec: PolicySpec, eligible: frozenset[str], issues: list[Issue]) -> None:
+    restricting = any(means == "low_risk_only" for means in spec.screening_unknown.values())
+    for j, call_type in enumerate(spec.low_risk_call_types):
+        if call_type not in eligible:
+            issues.append((("low_risk_call_types", j), f"call type {call_type} is not eligible (no team takes it)"))
+    if spec.low_risk_call_types and not restricting:
+        issues.append((("low_risk_call_types",), "only used by a screening_unknown answer of low_risk_only"))
 
 
 def _hours(spec_hours: object, path: Path, issues: list[Issue]) -> WeeklyHours | None:
@@ -127,17 +138,30 @@ def _check_model_sections(spec: PolicySpec, eligible: frozenset[str], issues: li
         _check_option_types(hl.call_types, ("external_hotline", "call_types"), "hotline call type", eligible, issues)
 
 
+def _gate_targets(spec: PolicySpec) -> list[str]:
+    return [t for rule in spec.safety_gate for t in ([rule.route_to] if isinstance(rule.route_to, str) else rule.route_to)]
+
+
+CONSULT_RESULT_HOPS: tuple[str, ...] = ("community_responder", "police", "ems")
+"""Where a clinician's or the hotline's consult result can send a call (``dispatch_*``)."""
+
+
 def _reachable_hops(spec: PolicySpec) -> list[str]:
-    hops = ["community_responder", "police", *(rule.route_to for rule in spec.safety_gate)]
+    """Every hop a call can reach: first decisions, fallbacks, consult results and backup requests.
+
+    The CAD's review (``cad_review``) is always reachable and has its deadline
+    in the ``clock`` section.
+    """
+    hops = ["community_responder", "police", *_gate_targets(spec)]
     if spec.model == "embedded-professional":
-        hops.append("embedded_professional")
+        hops += ["embedded_professional", *CONSULT_RESULT_HOPS]
     elif spec.model == "external-hotline":
-        hops.append("external_hotline")
+        hops += ["external_hotline", *CONSULT_RESULT_HOPS]
     for hop in list(hops):
         value = spec.fallback.get(hop)
         if value in HOPS:
             hops.append(value)
-    return [hop for hop in HOPS if hop in hops]
+    return [hop for hop in HOPS if hop in hops and hop != CAD_REVIEW]
 
 
 def _check_timeouts(spec: PolicySpec, reachable: list[str], issues: list[Issue]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -9,7 +10,10 @@ from zoneinfo import ZoneInfo
 
 from . import reasons as rc
 from .hours import WeeklyHours, parse_weekly_hours
-from .spec import PolicySpec
+from .spec import PolicySpec, ScreeningFlag
+
+SCREENING_QUESTIONS: tuple[str, ...] = typing.get_args(ScreeningFlag)
+"""The call taker's screening questions, in contract order."""
 
 HOPS: tuple[str, ...] = (
     "community_responder",
@@ -18,10 +22,17 @@ HOPS: tuple[str, ...] = (
     "police",
     "ems",
     "fire",
+    "cad_review",
 )
 """Every agency a call can be handed to (the contract's ``Target``)."""
 
-TERMINAL_HOPS: frozenset[str] = frozenset({"police", "ems", "fire"})
+CAD_REVIEW = "cad_review"
+"""The CAD's supervisors, deciding by hand a call the bus must not dispatch automatically."""
+
+DIVERSIONS: frozenset[str] = frozenset({"community_responder", "embedded_professional", "external_hotline"})
+"""Hops that divert a call from police, EMS and fire: what the safety gate protects."""
+
+TERMINAL_HOPS: frozenset[str] = frozenset({"police", "ems", "fire", CAD_REVIEW})
 """Hops with no fallback: the end of every chain."""
 
 REROUTABLE_HOPS: tuple[str, ...] = ("embedded_professional", "external_hotline", "community_responder")
@@ -38,12 +49,26 @@ TIMEOUT_STAGES: tuple[str, ...] = ("accept", "acknowledge")
 
 @dataclass(frozen=True, slots=True)
 class GateRule:
-    """A safety-gate rule: ``call_types`` or any of ``screening`` flags → ``target``."""
+    """A safety-gate rule: ``call_types`` or any of ``screening`` answers yes → ``targets``."""
 
     code: str
-    target: str
+    targets: tuple[str, ...]
     call_types: frozenset[str]
     screening: tuple[str, ...]
+    engaged: str = "stand_down"
+
+    @property
+    def target(self) -> str:
+        """The first target: who holds the call when this rule decides it."""
+        return self.targets[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ClockRules:
+    """When a call's own time cannot be trusted for automatic dispatch (see ``ClockSpec``)."""
+
+    max_future_skew_s: float = 300
+    max_call_age_s: float = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +123,13 @@ class CompiledPolicy:
     teams_by_call_type: Mapping[str, tuple[Team, ...]]
     timeouts: Mapping[str, HandoffTimeout]
     fallback: Mapping[str, str]
+    unknown: Mapping[str, str] = field(default_factory=dict)
+    """What an unknown answer to each screening question counts as (``yes``, ``no``, ``low_risk_only``)."""
+    low_risk: frozenset[str] = frozenset()
+    """Call types unarmed teams still take when a ``low_risk_only`` question's answer is unknown."""
+    unit_max_age_ms: int | None = None
+    """A unit whose last status is older than this counts as unavailable (None: any age counts)."""
+    clock: ClockRules = ClockRules()
     gate_by_call_type: Mapping[str, tuple[int, GateRule]] = field(default_factory=dict, compare=False, repr=False)
     """The first gate rule (rank, rule) listing each call type."""
     gate_by_flag: tuple[tuple[int, str, GateRule], ...] = field(default=(), compare=False, repr=False)
@@ -107,7 +139,7 @@ class CompiledPolicy:
     @property
     def targets(self) -> frozenset[str]:
         """Every hop this policy can route a call to, including via fallbacks."""
-        hops = {"police", "community_responder", *(rule.target for rule in self.gate)}
+        hops = {"police", "community_responder", CAD_REVIEW, *(t for rule in self.gate for t in rule.targets)}
         if self.option is not None:
             hops.add(self.option.target)
         for hop, value in self.fallback.items():
@@ -144,9 +176,10 @@ def compile_policy(spec: PolicySpec, *, source: str = "<policy>") -> CompiledPol
     gate = tuple(
         GateRule(
             code=rule.reason,
-            target=rule.route_to,
+            targets=tuple(dict.fromkeys([rule.route_to] if isinstance(rule.route_to, str) else rule.route_to)),
             call_types=frozenset(rule.call_types),
             screening=tuple(dict.fromkeys(rule.screening)),
+            engaged=rule.engaged,
         )
         for rule in spec.safety_gate
     )
@@ -194,6 +227,8 @@ def compile_policy(spec: PolicySpec, *, source: str = "<policy>") -> CompiledPol
         for hop, stages in spec.timeouts.items()
         for stage, seconds in stages.items()
     }
+    timeouts.setdefault(CAD_REVIEW, HandoffTimeout(CAD_REVIEW, "acknowledge", float(spec.clock.review_acknowledge_s)))
+    unknown = {flag: spec.screening_unknown.get(flag, "yes") for flag in SCREENING_QUESTIONS}
     return CompiledPolicy(
         id=spec.id,
         version=spec.version,
@@ -208,6 +243,10 @@ def compile_policy(spec: PolicySpec, *, source: str = "<policy>") -> CompiledPol
         teams_by_call_type=MappingProxyType(by_type),
         timeouts=MappingProxyType(timeouts),
         fallback=MappingProxyType(dict(spec.fallback)),
+        unknown=MappingProxyType(unknown),
+        low_risk=frozenset(spec.low_risk_call_types),
+        unit_max_age_ms=round(spec.unit_status.max_age_s * 1000) if spec.unit_status else None,
+        clock=ClockRules(spec.clock.max_future_skew_s, spec.clock.max_call_age_s),
         gate_by_call_type=MappingProxyType(gate_by_call_type),
         gate_by_flag=gate_by_flag,
         source=source,

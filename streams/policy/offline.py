@@ -110,7 +110,8 @@ class DecisionFormatter:
             f'{self._head}{decision_id_str(trigger, 0)}","correlation_id":{call_id},'
             f'"causation_id":"{trigger}","call_id":{call_id}{self._verdict_part(verdict)}'
             f',"decided_at":"{_canonical_time(raw_time, call.received_at)}",'
-            f'"eligible":{"true" if verdict.eligible else "false"},"sequence":0,"supersedes":null}}'
+            f'"eligible":{"true" if verdict.eligible else "false"},"sequence":0,"supersedes":null,'
+            f'"co_responders":{_dumps(list(verdict.also)) if verdict.also else "[]"}}}'
         )
 
 

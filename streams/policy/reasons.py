@@ -28,6 +28,10 @@ CONSULT_TEAM_REQUESTED = "consult.team_requested"
 CONSULT_DISPATCH_POLICE = "consult.dispatch_police"
 CONSULT_DISPATCH_EMS = "consult.dispatch_ems"
 CONSULT_REFER_HOTLINE = "consult.refer_hotline"
+GATE_UNKNOWN_SCREENING = "gate.unknown_screening"
+BACKUP_REQUESTED = "backup.requested"
+CLOCK_FUTURE = "clock.future_dated"
+CLOCK_TOO_OLD = "clock.too_old"
 
 GATE_RULE_CODES: frozenset[str] = frozenset(
     {GATE_FIRE, GATE_MEDICAL, GATE_WEAPON, GATE_VIOLENCE, GATE_DANGER}
@@ -48,6 +52,10 @@ REASON_CODES: frozenset[str] = GATE_RULE_CODES | {
     CONSULT_DISPATCH_POLICE,
     CONSULT_DISPATCH_EMS,
     CONSULT_REFER_HOTLINE,
+    GATE_UNKNOWN_SCREENING,
+    BACKUP_REQUESTED,
+    CLOCK_FUTURE,
+    CLOCK_TOO_OLD,
 }
 """Every code that can open ``reasons[0]``; nothing else ever does."""
 

@@ -18,6 +18,7 @@ from dispatchbus.cli import route
 from dispatchbus.contract.events import CallReceived, UnitStatus
 from dispatchbus.contract.jsonlines import to_json_line
 from dispatchbus.policy.synthetic import synthetic_lines
+from tests.support.samples import screened
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -33,7 +34,7 @@ def call(number: int, call_type: str, when: str, **screening: bool) -> CallRecei
         psap_id="PSAP-1",
         received_at=datetime.fromisoformat(when).replace(tzinfo=timezone.utc),
         call_type=call_type,
-        screening=screening,
+        screening=screened(**screening),
         location={"lat": 40.7, "lon": -74.0, "zone": "Z01"},
         priority=3,
         narrative="private words",
@@ -58,6 +59,9 @@ EVENTS = [
     call(3, "welfare_check", "2026-05-04T14:30:00"),
     status(4, "CRT-1", "busy", "2026-05-04T14:10:00"),
     status(5, "CRT-2", "out_of_service", "2026-05-04T14:20:00"),
+    # The shipped policy sends a team only when its units said they are free (listed last, timed first).
+    status(6, "CRT-1", "available", "2026-05-04T13:00:00"),
+    status(7, "CRT-2", "available", "2026-05-04T13:00:00"),
 ]
 
 

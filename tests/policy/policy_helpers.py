@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from dispatchbus.contract.events import CallReceived, UnitStatus
+from dispatchbus.contract.events import CallReceived, Screening, UnitStatus
 from dispatchbus.policy import AvailabilityBook
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -40,7 +40,7 @@ def make_call(
         psap_id="PSAP-1",
         received_at=when,
         call_type=call_type,
-        screening=screening,
+        screening={**{flag: False for flag in Screening.model_fields}, **screening},
         location={"lat": 40.7, "lon": -74.0, "zone": "Z01"},
         priority=3,
         narrative=narrative,

@@ -60,9 +60,10 @@ def test_not_eligible_is_not_a_fallback_and_not_eligible(policies, empty_book):
     ]
 
 
-def test_gated_eligible_call_is_still_marked_eligible(policies, empty_book):
+def test_a_gated_call_of_an_eligible_type_is_not_eligible(policies, empty_book):
+    # Not a police default: the safety gate decided it (so it is not counted in the police-default rate).
     decision = decide(policies["911-led"], make_call("welfare_check", NOON, weapon_present=True), empty_book)
-    assert decision.eligible is True
+    assert decision.eligible is False
     assert decision.target == "police"
     assert decision.fallback is False
 

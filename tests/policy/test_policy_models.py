@@ -282,7 +282,7 @@ def test_fallback_chain(policies):
     assert policy.fallback_for("police") is None
     assert policy.fallback_chain("external_hotline") == ("external_hotline", "911-led")
     assert policy.fallback_chain("community_responder") == ("community_responder", "police")
-    assert policies["911-led"].targets == frozenset({"community_responder", "police", "ems", "fire"})
+    assert policies["911-led"].targets == frozenset({"community_responder", "police", "ems", "fire", "cad_review"})
     assert "external_hotline" in policy.targets
 
 

@@ -13,6 +13,7 @@ from policy_helpers import make_status
 
 from dispatchbus.contract.events import CallReceived, utc_millis
 from dispatchbus.contract.jsonlines import to_json_line
+from dispatchbus.policy.engine import gate, unknown_restrictions
 from dispatchbus.policy import REASON_CODES, AvailabilityBook, decide, load_reference_policy, primary_reason_code, reroute
 from dispatchbus.policy.offline import route_bytes
 from dispatchbus.sharing import handoff_request
@@ -20,6 +21,7 @@ from tests.support.validated import assert_as_validated
 
 POLICIES = [load_reference_policy(m) for m in ("911-led", "embedded-professional", "external-hotline")]
 TARGETS = {"community_responder", "embedded_professional", "external_hotline", "police", "ems", "fire"}
+ANSWERS = st.sampled_from([True, False, None])
 KNOWN_TYPES = sorted(POLICIES[0].eligible | {"fire", "medical", "overdose", "burglary", "theft"})
 UNITS = ["MRU-1", "CRT-1", "CRT-2"]
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -43,10 +45,10 @@ def calls(draw) -> CallReceived:
         received_at=draw(instants),
         call_type=draw(call_types),
         screening={
-            "weapon_present": draw(st.booleans()),
-            "violence_in_progress": draw(st.booleans()),
-            "medical_emergency": draw(st.booleans()),
-            "imminent_danger": draw(st.booleans()),
+            "weapon_present": draw(ANSWERS),
+            "violence_in_progress": draw(ANSWERS),
+            "medical_emergency": draw(ANSWERS),
+            "imminent_danger": draw(ANSWERS),
         },
         location={"lat": 40.7, "lon": -74.0, "zone": "Z1"},
         priority=draw(st.integers(1, 5)),
@@ -69,12 +71,17 @@ def test_every_call_gets_one_sound_decision(call, entries, policy_index):
     assert decision.target in TARGETS and decision.target in policy.targets
     assert primary_reason_code(decision) in REASON_CODES
     assert decision.call_id == call.call_id and decision.decided_at == call.received_at
-    assert decision.eligible == (call.call_type in policy.eligible)
+    # A call the safety gate decides is not eligible for a non-police response, whatever its type.
+    gated = bool(gate(policy, call.call_type, call.screening).rules)
+    barred = bool(unknown_restrictions(policy, call.call_type, call.screening)) and decision.target == "police"
+    assert decision.eligible == (call.call_type in policy.eligible and not gated and not barred)
     assert (decision.team is not None) == (decision.target == "community_responder")
     if decision.target == "police" and decision.eligible:
-        assert primary_reason_code(decision).startswith("gate.") or decision.fallback
+        assert decision.fallback
     if not decision.eligible:
         assert decision.target in {"police", "ems", "fire"} and not decision.fallback
+        assert primary_reason_code(decision).startswith("gate.")
+    assert set(decision.co_responders) <= {"police", "ems", "fire"} and decision.target not in decision.co_responders
     assert not any(SECRET in reason for reason in decision.reasons)
 
 
