@@ -71,6 +71,10 @@ class TopicSpec:
         return tuple(t.__name__ for t in self.value_types)
 
 
+HANDOFF_EVENTS: tuple[type[ev.Event], ...] = (ev.HandoffRequested, ev.HandoffUpdated, ev.HandoffWithdrawn)
+"""What an agency's handoff topic carries: requests, new facts about a call it holds, stand-downs."""
+
+
 def _call_topic(name: str, description: str, types, producers, consumers, **kw) -> TopicSpec:
     return TopicSpec(name, description, CALL_PARTITIONS, "call_id", types, producers, consumers, **kw)
 
@@ -103,28 +107,28 @@ DECISIONS = _call_topic(
 HANDOFF_EMBEDDED = _call_topic(
     "handoff.embedded-professional",
     "Requests to the embedded clinicians' console.",
-    (ev.HandoffRequested,),
+    HANDOFF_EVENTS,
     (A.BUS,),
     (A.EMBEDDED_PROFESSIONAL,),
 )
 HANDOFF_HOTLINE = _call_topic(
     "handoff.external-hotline",
     "Requests to the external crisis hotline.",
-    (ev.HandoffRequested,),
+    HANDOFF_EVENTS,
     (A.BUS,),
     (A.EXTERNAL_HOTLINE,),
 )
 HANDOFF_RESPONDERS = _call_topic(
     "handoff.community-responder",
     "Requests to community responder teams.",
-    (ev.HandoffRequested,),
+    HANDOFF_EVENTS,
     (A.BUS,),
     (A.RESPONDERS,),
 )
 HANDOFF_CAD = _call_topic(
     "handoff.cad-dispatch",
     "Requests back to the 911 CAD for police, EMS or fire dispatch.",
-    (ev.HandoffRequested,),
+    HANDOFF_EVENTS,
     (A.BUS,),
     (A.CAD,),
 )

@@ -90,6 +90,18 @@ HANDOFF_DECLINES = Counter(
     ["model", "agency", "reason"],
     registry=REGISTRY,
 )
+EVENTS_REJECTED = Counter(
+    "dispatchbus_events_rejected_total",
+    "Replies and unit activity refused because they came from an agency or unit the call was not handed to.",
+    ["event_type", "reason"],
+    registry=REGISTRY,
+)
+HANDOFFS_WITHDRAWN = Counter(
+    "dispatchbus_handoffs_withdrawn_total",
+    "Agencies told to stand down from a call, by agency and reason (superseded by new facts, call closed).",
+    ["agency", "reason"],
+    registry=REGISTRY,
+)
 CALLS_WAITING = Gauge(
     "dispatchbus_calls_waiting",
     "Calls whose handoff to this agency is not yet answered.",
@@ -141,8 +153,8 @@ FEEDBACK_OUTCOMES = Counter(
 )
 FEEDBACK_DROPPED = Counter(
     "dispatchbus_feedback_dropped_total",
-    "Feedback not counted in the digests: reason=duplicate (a redelivered copy) or too_late (the call "
-    "was received before the retained windows).",
+    "Feedback not counted in the digests: reason=duplicate (a redelivered copy), too_late (the call "
+    "was received before the retained windows) or future_dated (stamped ahead of the clock).",
     ["psap", "reason"],
     registry=REGISTRY,
 )

@@ -16,7 +16,7 @@ from dispatchbus.app import create_app
 from dispatchbus.lifecycle.timeline import Timeline
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
-from dispatchbus.policy.loader import load_reference_policy
+from tests.support.policies import reference as load_reference_policy
 from dispatchbus.settings import Settings
 from dispatchbus.tables import TIMELINE_CODEC, OutboxTable
 from tests.support.samples import call
@@ -48,10 +48,19 @@ def test_hops_and_the_pending_handoff_are_json_arrays_and_timelines_with_objects
     data = json.loads(codec.dumps(timeline))
     assert [hop[0] for hop in data["hops"]] == [h.kind for h in timeline.hops] == ["received", "decided",
                                                                                     "handoff_requested"]
-    assert isinstance(data["pending"], list)
+    assert isinstance(data["legs"][0], list)
     # How earlier versions wrote them: objects.
     data["hops"] = [dict(zip(type(timeline.hops[0])._fields, hop)) for hop in data["hops"]]
-    data["pending"] = dict(zip(type(timeline.pending)._fields, data["pending"]))
+    data["legs"] = [dict(zip(type(timeline.pending)._fields, leg)) for leg in data["legs"]]
+    assert codec.loads(json.dumps(data).encode()) == timeline
+
+
+def test_a_timeline_stored_with_one_pending_handoff_loads_with_that_handoff_as_its_leg():
+    timeline = _routed_timeline()
+    codec = codecs.get_codec(TIMELINE_CODEC)
+    data = json.loads(codec.dumps(timeline))
+    leg = data.pop("legs")[0]
+    data["pending"], data["accepted_handoff"] = leg[:7], None  # how a call waited before calls had legs
     assert codec.loads(json.dumps(data).encode()) == timeline
 
 

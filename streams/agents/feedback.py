@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from .. import catalogue, metrics
@@ -69,6 +69,7 @@ def register(bus: Any, **_: Any) -> None:
         help="Outcome digest windows and counted feedback ids, keyed <psap>|... (JSON).",
     )
     book = DigestBook(table, settings.timezone, settings.retention_days)
+    wall_clock = bus.settings.worker.clock == "wall"
     serde = bus.serde
 
     def psap_key(value: bytes) -> bytes:
@@ -88,7 +89,7 @@ def register(bus: Any, **_: Any) -> None:
     async def count_feedback(message: Any) -> None:
         feedback = bus.decode(message, catalogue.FEEDBACK)
         assert isinstance(feedback, OutcomeFeedback)
-        applied = book.apply(feedback)
+        applied = book.apply(feedback, datetime.now(timezone.utc) if wall_clock else None)
         psap = label(feedback.psap_id)
         if applied.status != "counted":
             metrics.FEEDBACK_DROPPED.labels(psap, applied.status).inc()

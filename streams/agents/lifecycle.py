@@ -18,7 +18,7 @@ from .. import catalogue, metrics
 from ..contract import events as ev
 from ..lifecycle.expiry import ExpiryIndex
 from ..lifecycle.timers import PendingIndex
-from ..lifecycle.transitions import HANDLED_TYPES, Context, Effects, apply
+from ..lifecycle.transitions import HANDLED_TYPES, REJECTIONS, Context, Effects, apply
 from ..policy.availability import UnitHistory, to_epoch_ms
 from ..policy.reasons import primary_reason_code
 from ..policy_reload import PolicyHolder
@@ -35,6 +35,7 @@ HANDOFF_TOPICS = {
     "police": catalogue.HANDOFF_CAD,
     "ems": catalogue.HANDOFF_CAD,
     "fire": catalogue.HANDOFF_CAD,
+    "cad_review": catalogue.HANDOFF_CAD,
 }
 """Where a handoff request to each agency goes."""
 
@@ -45,6 +46,10 @@ _hop_latency = metrics.Children(metrics.HOP_LATENCY)
 _declines = metrics.Children(metrics.HANDOFF_DECLINES)
 _timeouts = metrics.Children(metrics.HANDOFF_TIMEOUTS)
 _resolved_by_phone = metrics.Children(metrics.RESOLVED_BY_PHONE)
+_rejected = metrics.Children(metrics.EVENTS_REJECTED)
+_withdrawn = metrics.Children(metrics.HANDOFFS_WITHDRAWN)
+for _labels in REJECTIONS:  # every series exists from the start, so the first refusal shows in rate()
+    _rejected(*_labels)
 
 
 class TableUnits:
@@ -55,7 +60,7 @@ class TableUnits:
         # unit_id -> (table value, its UnitHistory), used while the table holds that very value.
         self._parsed: dict[str, tuple[Any, UnitHistory]] = {}
 
-    def status_at(self, unit_id: str, epoch_ms: int) -> str | None:
+    def _history(self, unit_id: str) -> UnitHistory | None:
         # The store itself, as OutboxTable.peek: Faust's get adds a monitor hook per read, and an
         # eligible call reads every unit of every team in service.
         data = self._table.data.get(unit_id)
@@ -64,7 +69,15 @@ class TableUnits:
         hit = self._parsed.get(unit_id)
         if hit is None or hit[0] is not data:
             hit = self._parsed[unit_id] = (data, UnitHistory.from_json(data))
-        return hit[1].status_at(epoch_ms)
+        return hit[1]
+
+    def status_at(self, unit_id: str, epoch_ms: int) -> str | None:
+        history = self._history(unit_id)
+        return history.status_at(epoch_ms) if history is not None else None
+
+    def latest_at(self, unit_id: str, epoch_ms: int) -> tuple[int, str] | None:
+        history = self._history(unit_id)
+        return history.latest_at(epoch_ms) if history is not None else None
 
 
 class BusClock:
@@ -100,6 +113,10 @@ def record_effects(fx: Effects, policy_model: str) -> None:
         _timeouts(policy_model, agency).inc()
     for agency in fx.resolved_by_phone:
         _resolved_by_phone(policy_model, agency).inc()
+    for event_type, reason in fx.rejected:
+        _rejected(event_type, reason).inc()
+    for notice in fx.withdrawals:
+        _withdrawn(notice.agency, notice.reason).inc()
 
 
 def register(bus: Any, **_: Any) -> None:
@@ -126,7 +143,7 @@ def register(bus: Any, **_: Any) -> None:
         # Recovery (start-up, rebalance) changes the table behind the agent's back.
         held = list(calls.values())
         pending.rebuild(held)
-        expiry.rebuild(held)
+        expiry.rebuild(held, clock.now())
 
     clock = BusClock(settings.worker.clock)
     by_topic = {spec.full_name(settings.topics): spec for spec in INPUTS}
@@ -142,7 +159,9 @@ def register(bus: Any, **_: Any) -> None:
         policy = holder.current
         if ctx.policy is not policy:  # a reloaded policy
             ctx = Context(policy, unit_lookup)
-        new, fx = apply(calls.peek(event.call_id), event, ctx)
+        # Live: deadlines count from the moment of sending, and the clock rules apply (see Context).
+        now = datetime.now(timezone.utc) if clock.mode == "wall" else None
+        new, fx = apply(calls.peek(event.call_id), event, ctx if now is None else Context(policy, unit_lookup, now))
         if fx.duplicate and not fx.resend:
             return
         if not fx.duplicate:  # a resend (redelivered last event) only sends again
@@ -150,7 +169,7 @@ def register(bus: Any, **_: Any) -> None:
             # apply() never changes the timeline it is given, so the stored object is never mutated.
             calls.put(event.call_id, new, message.partition)
             pending.update(new)
-            expiry.update(new, message.partition)
+            expiry.update(new, message.partition, clock.now())
             if isinstance(event, ev.CallReceived) and fx.decisions and clock.mode == "wall":
                 # The only hop measured on the wall clock: how long the bus took to decide.
                 waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
@@ -163,6 +182,8 @@ def register(bus: Any, **_: Any) -> None:
             await bus.send(catalogue.DECISIONS, decision.call_id, decision)
         for request in fx.handoffs:
             await bus.send(HANDOFF_TOPICS[request.agency], request.call_id, request)
+        for notice in (*fx.withdrawals, *fx.updates):
+            await bus.send(HANDOFF_TOPICS[notice.agency], notice.call_id, notice)
         if fx.ended:
             await bus.on_call_ended(new, event)
 

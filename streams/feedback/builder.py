@@ -84,6 +84,7 @@ def build_feedback(timeline: Timeline, closing: Event) -> OutcomeFeedback | None
         "route": route(timeline),
         "outcome_category": outcome_category(timeline, closing),
         "police_needed": timeline.police_needed,
+        "police_after_no_answer": timeline.police_after_no_answer,
         "closed_at": closed_at,
         "seconds_to_on_scene": _seconds(call.received_at, timeline.on_scene_at),
         "seconds_to_close": _seconds(call.received_at, closed_at),

@@ -237,7 +237,7 @@ def _parse(text: str) -> datetime:
 class Applied:
     """What counting one feedback did."""
 
-    status: typing.Literal["counted", "duplicate", "too_late"]
+    status: typing.Literal["counted", "duplicate", "too_late", "future_dated"]
     digests: list[FeedbackDigest] = field(default_factory=list)
     current: dict[str, FeedbackDigest] = field(default_factory=dict)
     """The PSAP's digests of the windows holding its watermark (today, this week), when they changed."""
@@ -247,6 +247,9 @@ class Applied:
 class DigestBook:
     """Count feedback into day and week windows of ``store``, and read digests back."""
 
+    FUTURE_SKEW = timedelta(minutes=5)
+    """How far ahead of the clock a call may claim to have been received and still count."""
+
     def __init__(self, store: MutableMapping[str, Any], tz_name: str = "UTC", retention_days: int = 35) -> None:
         self.store = store
         self.tz_name = tz_name
@@ -255,10 +258,17 @@ class DigestBook:
 
     # writing
 
-    def apply(self, fb: OutcomeFeedback) -> Applied:
-        """Count one feedback (once per event_id) and return the digests it changed."""
+    def apply(self, fb: OutcomeFeedback, now: datetime | None = None) -> Applied:
+        """Count one feedback (once per event_id) and return the digests it changed.
+
+        With ``now`` (the wall clock, live), a call stamped more than
+        :attr:`FUTURE_SKEW` ahead of it is not counted: one bad clock must not
+        move the PSAP's watermark, and with it every later outcome out of its windows.
+        """
         psap = fb.psap_id
         received = fb.received_at or fb.closed_at  # feedback from before received_at existed: its close time
+        if now is not None and received > now + self.FUTURE_SKEW:
+            return Applied("future_dated")
         meta_key = _key(psap, "meta")
         meta = dict(self.store.get(meta_key) or {"watermark": None, "pruned_on": None})
         previous = _parse(meta["watermark"]) if meta["watermark"] else None

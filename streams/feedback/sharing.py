@@ -21,7 +21,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from ..contract.events import ConsultResolution, DeclineReason, OutcomeCategory, RouteHop, Target
+from ..contract.events import ConsultResolution, DeclineReason, OutcomeCategory, RouteHop, Target, WithdrawReason
 from ..policy.reasons import REASON_CODES
 
 CALL_CENTER_FIELDS: frozenset[str] = frozenset(
@@ -43,6 +43,7 @@ CALL_CENTER_FIELDS: frozenset[str] = frozenset(
         "route",
         "outcome_category",
         "police_needed",
+        "police_after_no_answer",
         "closed_at",
         "seconds_to_on_scene",
         "seconds_to_close",
@@ -63,6 +64,7 @@ ROUTE_STEP_CODES: MappingProxyType[str, frozenset[str]] = MappingProxyType(
         "dispatched": frozenset(),
         "on_scene": frozenset(),
         "cleared": frozenset(typing.get_args(OutcomeCategory)),
+        "withdrawn": frozenset(REASON_CODES) | frozenset(typing.get_args(WithdrawReason)),
     }
 )
 """The steps of a call's route a call center sees, and the closed set of codes each may carry."""

@@ -23,10 +23,11 @@ _TIMEOUT_NAMESPACE = uuid.UUID("a3e4b1f2-6c1d-4f7e-8b0a-5d2c9e1f3b47")
 _Entry = tuple[datetime, int, uuid.UUID, str]
 
 
-def timed_out_event(tl: Timeline) -> HandoffTimedOut:
-    """The ``HandoffTimedOut`` for a timeline's pending handoff (same id however often it is built)."""
-    assert tl.pending is not None
-    return _timed_out(tl.call_id, tl.pending)
+def timed_out_event(tl: Timeline, leg: PendingHandoff | None = None) -> HandoffTimedOut:
+    """The ``HandoffTimedOut`` for a waiting leg (default: the first); the same id however often it is built."""
+    leg = leg or tl.pending
+    assert leg is not None
+    return _timed_out(tl.call_id, leg)
 
 
 def _timed_out(call_id: str, pending: PendingHandoff) -> HandoffTimedOut:
@@ -44,11 +45,12 @@ def _timed_out(call_id: str, pending: PendingHandoff) -> HandoffTimedOut:
 
 
 def overdue(timelines: Iterable[Timeline], now: datetime) -> list[HandoffTimedOut]:
-    """A timeout event for every pending handoff whose deadline is at or before ``now``."""
+    """A timeout event for every waiting handoff whose deadline is at or before ``now``."""
     return [
-        timed_out_event(tl)
+        timed_out_event(tl, leg)
         for tl in timelines
-        if tl.pending is not None and tl.pending.deadline_at is not None and tl.pending.deadline_at <= now
+        for leg in tl.waiting_legs
+        if leg.deadline_at is not None and leg.deadline_at <= now
     ]
 
 
@@ -74,7 +76,7 @@ class PendingIndex:
 
     def __init__(self, agencies: Iterable[str]) -> None:
         self._agencies = tuple(dict.fromkeys(agencies))
-        self._pending: dict[str, PendingHandoff] = {}  # call_id -> its pending handoff
+        self._pending: dict[str, dict[uuid.UUID, PendingHandoff]] = {}  # call_id -> its waiting legs by handoff
         self._counts: dict[str, int] = {}
         # Entries (instant, sequence, handoff_id, call_id): the sequence breaks ties between equal
         # instants (a burst shares milliseconds), so heap order never falls back to comparing UUIDs.
@@ -83,28 +85,32 @@ class PendingIndex:
         self._sequence = itertools.count()
 
     def __len__(self) -> int:
-        return len(self._pending)
+        return sum(self._counts.values())
 
     def update(self, timeline: Timeline) -> None:
         """Note ``timeline`` as now stored for its call."""
         call_id = timeline.call_id
-        new = timeline.pending
-        old = self._pending.get(call_id)
-        if old is not None:
-            if new is not None and new.handoff_id == old.handoff_id:  # same handoff, same deadline
-                return
-            del self._pending[call_id]
-            self._counts[old.agency] -= 1
-        if new is None:
+        new = {leg.handoff_id: leg for leg in timeline.legs if leg.waiting}
+        old = self._pending.get(call_id, {})
+        if new.keys() == old.keys():  # same handoffs, same deadlines
             return
-        self._pending[call_id] = new
-        self._counts[new.agency] = self._counts.get(new.agency, 0) + 1
-        heap = self._by_request.setdefault(new.agency, [])
-        sequence = next(self._sequence)
-        heapq.heappush(heap, (new.requested_at, sequence, new.handoff_id, call_id))
-        if new.deadline_at is not None:
-            heapq.heappush(self._by_deadline, (new.deadline_at, sequence, new.handoff_id, call_id))
-        self._maybe_compact(heap, new.agency)
+        for handoff, leg in old.items():
+            if handoff not in new:
+                self._counts[leg.agency] -= 1
+        if new:
+            self._pending[call_id] = new
+        else:
+            self._pending.pop(call_id, None)
+        for handoff, leg in new.items():
+            if handoff in old:
+                continue
+            self._counts[leg.agency] = self._counts.get(leg.agency, 0) + 1
+            heap = self._by_request.setdefault(leg.agency, [])
+            sequence = next(self._sequence)
+            heapq.heappush(heap, (leg.requested_at, sequence, leg.handoff_id, call_id))
+            if leg.deadline_at is not None:
+                heapq.heappush(self._by_deadline, (leg.deadline_at, sequence, leg.handoff_id, call_id))
+            self._maybe_compact(heap, leg.agency)
 
     def rebuild(self, timelines: Iterable[Timeline | None]) -> None:
         """Start again from every timeline in the table (after a recovery)."""
@@ -117,10 +123,7 @@ class PendingIndex:
                 self.update(timeline)
 
     def _live(self, handoff_id: uuid.UUID, call_id: str) -> PendingHandoff | None:
-        pending = self._pending.get(call_id)
-        if pending is None or pending.handoff_id != handoff_id:
-            return None
-        return pending
+        return self._pending.get(call_id, {}).get(handoff_id)
 
     def _maybe_compact(self, heap: list[_Entry], agency: str) -> None:
         # A call waiting for hours keeps stale entries below it from reaching the top; rebuild
@@ -128,7 +131,7 @@ class PendingIndex:
         if len(heap) > 1024 and len(heap) > 2 * self._counts.get(agency, 0):
             heap[:] = [e for e in heap if self._live(e[2], e[3]) is not None]
             heapq.heapify(heap)
-        if len(self._by_deadline) > 1024 and len(self._by_deadline) > 2 * len(self._pending):
+        if len(self._by_deadline) > 1024 and len(self._by_deadline) > 2 * len(self):
             self._by_deadline[:] = [e for e in self._by_deadline if self._live(e[2], e[3]) is not None]
             heapq.heapify(self._by_deadline)
 

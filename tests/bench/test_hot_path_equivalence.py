@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from dispatchbus.lifecycle.timers import overdue
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
-from dispatchbus.policy.loader import load_reference_policy
+from tests.support.policies import reference as load_reference_policy
 from dispatchbus.tables import TIMELINE_CODEC
 
 from ..lifecycle.scenario import CALL_TYPES, KINDS, MODELS, Script, next_event

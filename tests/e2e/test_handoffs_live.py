@@ -9,6 +9,7 @@ import pytest
 from dispatchbus import catalogue
 from dispatchbus.clients import EventProducer
 from dispatchbus.contract import events as ev
+from tests.support.samples import screened
 
 from ..support.policies import policy_file
 from ..support.topics import TopicWatcher, metric_value, read_partition
@@ -21,7 +22,7 @@ def new_call(call_id, call_type="mental_health", received_at=None, **screening):
     return ev.CallReceived(
         event_id=uuid.uuid4(), call_id=call_id, psap_id="PSAP-1",
         received_at=received_at or datetime.now(timezone.utc), call_type=call_type,
-        screening=ev.Screening(**screening), location=ev.Location(lat=40.7, lon=-74.0, zone="Z4"), priority=2,
+        screening=screened(**screening), location=ev.Location(lat=40.7, lon=-74.0, zone="Z4"), priority=2,
         narrative="SYNTHETIC narrative that must stay on the bus",
     )
 

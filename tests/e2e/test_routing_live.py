@@ -13,6 +13,7 @@ from dispatchbus import catalogue
 from dispatchbus.clients import EventProducer
 from dispatchbus.contract import events as ev
 from dispatchbus.contract.jsonlines import to_json_line
+from tests.support.samples import screened
 
 from ..support.topics import TopicWatcher, metric_value
 from ..support.waiting import wait_for
@@ -37,7 +38,7 @@ def scenario(now: datetime) -> tuple[list[ev.UnitStatus], list[ev.CallReceived]]
     calls = [
         ev.CallReceived(
             event_id=uuid.uuid4(), call_id=f"L{i}", psap_id="PSAP-1", received_at=t + timedelta(minutes=i),
-            call_type=ct, screening=ev.Screening(weapon_present=(i == 7)),
+            call_type=ct, screening=screened(weapon_present=(i == 7)),
             location=ev.Location(lat=40.7, lon=-74.0, zone="Z1"), priority=3,
         )
         for i, ct in enumerate(CALL_TYPES)
@@ -92,7 +93,7 @@ def test_policy_hot_reload_takes_effect_and_rejects_bad_files(tmp_path, start_wo
     def call(n: int) -> ev.CallReceived:
         return ev.CallReceived(
             event_id=uuid.uuid4(), call_id=f"R{n}", psap_id="PSAP-1", received_at=now, call_type="theft",
-            screening=ev.Screening(), location=ev.Location(lat=1, lon=1, zone="Z"), priority=4,
+            screening=screened(), location=ev.Location(lat=1, lon=1, zone="Z"), priority=4,
         )
 
     with TopicWatcher(bus_settings, catalogue.DECISIONS) as decisions:

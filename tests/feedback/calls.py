@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -9,7 +10,7 @@ from dispatchbus.contract import events as ev
 from dispatchbus.lifecycle.timeline import Timeline
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
-from dispatchbus.policy.loader import load_reference_policy
+from tests.support.policies import reference as load_reference_policy
 
 from ..lifecycle.scenario import T0, Script
 
@@ -23,7 +24,14 @@ SENSITIVE = (b"SYNTHETIC-NARRATIVE", b"Jane Roe", b"CLINICAL-NOTES", b"diagnosis
 
 
 def context(model: str = "911-led") -> Context:
-    return Context(load_reference_policy(model), AvailabilityBook())
+    """The reference policy with the marker unit in the CRT team (a unit must belong to the team it acts for)."""
+    policy = load_reference_policy(model)
+    teams = tuple(
+        dataclasses.replace(team, units=(*team.units, UNIT)) if team.name == "CRT" else team for team in policy.teams
+    )
+    by_type = {t: tuple(next(x for x in teams if x.name == team.name) for team in ts)
+               for t, ts in policy.teams_by_call_type.items()}
+    return Context(dataclasses.replace(policy, teams=teams, teams_by_call_type=by_type), AvailabilityBook())
 
 
 class Call(Script):
@@ -72,6 +80,9 @@ def responder_call(call_id: str = "C1", *, on_scene: float = 660, cleared: float
     c.feed(c.call())
     c.feed(c.accepted(c.handoff, 30), c.dispatched(60, unit=UNIT), c.en_route(90, unit=UNIT),
            c.on_scene(on_scene, unit=UNIT), c.cleared(cleared, category, backup=backup))
+    if backup:  # the backup request sent police, who end the call
+        c.feed(c.dispatched(cleared + 30, unit="P-1", team=None, agency="police"),
+               c.cleared(cleared + 600, category, unit="P-1"))
     return c
 
 

@@ -58,6 +58,7 @@ def test_clinician_resolves_by_phone():
 
 def test_backup_requested_means_police_were_needed():
     c = responder_call(category="resolved_on_scene", backup=True)
+    assert c.handoff.agency == "police" and c.ended_by.unit_id == "P-1", "the backup request sent police"
     fb = build_feedback(c.timeline, c.ended_by)
     assert fb.police_needed and fb.outcome_category == "resolved_on_scene"
 
@@ -79,7 +80,9 @@ def test_declined_then_police_shows_every_hop():
         ("on_scene", "police", None),
         ("cleared", "police", "referred_to_services"),
     ]
-    assert fb.first_target == "community_responder" and fb.diverted and fb.police_needed
+    # police took the call because the team declined: not a call that needed police
+    assert fb.first_target == "community_responder" and fb.diverted and not fb.police_needed
+    assert fb.police_after_no_answer
 
 
 def test_a_cad_close_uses_its_disposition_only_when_it_is_a_category():
@@ -91,7 +94,7 @@ def test_a_cad_close_uses_its_disposition_only_when_it_is_a_category():
         fb = build_feedback(c.timeline, closing)
         assert fb.outcome_category == expected
         assert fb.seconds_to_close == 300.0 and fb.closed_at == at(300)
-        assert [h.kind for h in fb.route] == ["decided"]
+        assert [(h.kind, h.code) for h in fb.route] == [("decided", "team.assigned"), ("withdrawn", "call_closed")]
 
 
 def test_the_feedback_id_is_deterministic_per_closing_event():

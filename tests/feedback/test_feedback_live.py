@@ -21,6 +21,7 @@ from dispatchbus.contract import events as ev
 from dispatchbus.feedback import sketch
 from dispatchbus.feedback.builder import feedback_id
 from dispatchbus.feedback.windows import window_of
+from tests.support.samples import screened
 
 from ..support.policies import policy_file
 from ..support.topics import TopicWatcher, metric_value
@@ -63,7 +64,7 @@ class Calls:
     def call(self, call_id, call_type, psap="PSAP-1", taker=None, **screening):
         return self.send(catalogue.CAD_CALLS, ev.CallReceived(
             event_id=uuid.uuid4(), call_id=call_id, psap_id=psap, call_taker_id=taker, received_at=self.t0,
-            call_type=call_type, screening=ev.Screening(**screening),
+            call_type=call_type, screening=screened(**screening),
             location=ev.Location(lat=LAT, lon=LON, zone=ZONE), priority=2, narrative=NARRATIVE))
 
     def reply(self, handoff, s, result=None):

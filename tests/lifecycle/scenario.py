@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from dispatchbus.contract import events as ev
 from dispatchbus.lifecycle.timeline import Timeline
 from dispatchbus.lifecycle.timers import overdue
+from tests.support.samples import screened
 
 # Monday 2026-05-04 14:00 America/New_York: every team and the hotline are open.
 T0 = datetime(2026, 5, 4, 18, 0, tzinfo=timezone.utc)
@@ -31,7 +32,7 @@ class Script:
     def call(self, call_type: str = "mental_health", **screening: bool) -> ev.CallReceived:
         return ev.CallReceived(
             event_id=self._id(), call_id=self.call_id, psap_id="PSAP-1", received_at=self.start,
-            call_type=call_type, screening=ev.Screening(**screening),
+            call_type=call_type, screening=screened(**screening),
             location=ev.Location(lat=40.7, lon=-74.0, zone="Z1"), priority=3, narrative="synthetic secret",
         )
 

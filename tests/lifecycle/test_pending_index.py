@@ -18,7 +18,7 @@ def waiting(call_id: str, at: datetime, agency: str = "community_responder", wai
         handoff_id=uuid.uuid4(), decision_id=uuid.uuid4(), agency=agency,
         requested_at=at, deadline_at=at + timedelta(seconds=wait),
     )
-    return Timeline(call_id=call_id, status="waiting", pending=pending)
+    return Timeline(call_id=call_id, status="waiting", legs=[pending])
 
 
 def test_heaps_stay_bounded_while_one_old_call_keeps_waiting():
@@ -27,7 +27,7 @@ def test_heaps_stay_bounded_while_one_old_call_keeps_waiting():
     for n in range(5000):  # handoffs that are answered right away
         tl = waiting(f"C{n}", T0 + timedelta(seconds=n))
         index.update(tl)
-        index.update(dataclasses.replace(tl, pending=None, status="accepted"))
+        index.update(dataclasses.replace(tl, legs=[], status="accepted"))
     assert len(index) == 1
     assert len(index._by_request["community_responder"]) <= 2048
     assert len(index._by_deadline) <= 2048

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
-from dispatchbus.policy.loader import load_reference_policy
+from tests.support.policies import reference as load_reference_policy
 
 from ..support.validated import assert_as_validated
 from .scenario import CALL_TYPES, KINDS, MODELS, Script, next_event

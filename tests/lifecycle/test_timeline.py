@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from dispatchbus.lifecycle.timeline import Timeline
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
-from dispatchbus.policy.loader import load_reference_policy
+from dispatchbus.sharing import handoff_update, handoff_withdrawal
+from tests.support.policies import reference as load_reference_policy
 
 from .scenario import Script
 
@@ -20,10 +21,17 @@ def _full_timeline() -> Timeline:
     """A routed call whose every field but the flags differs from its default and from every other field."""
     s = Script()
     tl, _ = apply(None, s.call(), Context(load_reference_policy("911-led"), AvailabilityBook()))
+    leg = tl.pending
+    notice = dict(handoff=leg.handoff_id, agency=leg.agency, team="team-1", trigger=tl.decisions[0].event_id,
+                  at=s.at(35))
     return dataclasses.replace(
         tl, status="accepted", holder="community_responder", holder_team="team-1",
-        accepted_handoff=tl.pending.handoff_id, accepted_at=s.at(30), dispatched_at=s.at(40),
+        legs=[leg._replace(state="accepted", accepted_at=s.at(30), units=("CRT-9",))],
+        accepted_at=s.at(30), dispatched_at=s.at(40),
         on_scene_at=s.at(50), ended_at=s.at(60), outcome="resolved_on_scene", last_decisions=tl.decisions * 2,
+        last_updates=[handoff_update(tl.call, **notice)],
+        last_withdrawals=[handoff_withdrawal(tl.call, **notice, reason="superseded", code="gate.weapon",
+                                             decision_id=None)],
     )
 
 

@@ -5,7 +5,7 @@ from dispatchbus.lifecycle.timeline import Timeline
 from dispatchbus.lifecycle.timers import PendingIndex, overdue, timed_out_event
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
-from dispatchbus.policy.loader import load_reference_policy
+from tests.support.policies import reference as load_reference_policy
 
 from .scenario import Script
 
@@ -109,7 +109,8 @@ def test_timeout_reroutes_along_the_fallback_chain_to_police():
     tl, f = apply(tl, timeout, c)
     [d] = f.decisions
     assert d.target == "police" and d.fallback and d.reasons[0].startswith("fallback.timed_out:")
-    assert f.timeouts == ["community_responder"] and tl.police_needed
+    # police took it for want of an answer, not because police were needed
+    assert f.timeouts == ["community_responder"] and not tl.police_needed and tl.police_after_no_answer
     # police do not answer either: the CAD is asked again, the call is never without a holder
     [again] = overdue([tl], s.at(241))
     tl, f = apply(tl, again, c)
