@@ -169,6 +169,8 @@ class CadSimulator(Simulator):
         cad = self.config.cad
         ahead = reply_base(event, now) - now  # a request stamped by a clock ahead of ours
         now += ahead  # replies are timed from here, never before the request
+        if event.agency == "cad_review":  # a supervisor takes the call in hand; what follows is theirs
+            return [accepted(self.new_id, event, now, now)]
         dispatch = cad.dispatch.get(event.agency)  # type: ignore[call-overload]
         if dispatch is None:
             return [declined(self.new_id, event, now, now, "out_of_scope")]

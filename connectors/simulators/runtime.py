@@ -27,7 +27,7 @@ from confluent_kafka import Consumer, KafkaError
 
 from dispatchbus.catalogue import TopicSpec
 from dispatchbus.clients import DeliveryError, EventProducer
-from dispatchbus.contract.events import Event
+from dispatchbus.contract.events import Event, HandoffWithdrawn
 from dispatchbus.contract.serde import AvroSerde, DecodeError, serde_from_settings
 
 from .config import SimulatorConfig
@@ -211,6 +211,18 @@ class Runner:
             due = now + timedelta(seconds=max(0.0, emit.delay))
             heapq.heappush(self._heap, (due, next(self._seq), emit))
 
+    def stand_down(self, call_id: str) -> int:
+        """Drop what is still planned for ``call_id`` (the bus withdrew the call); returns how many went.
+
+        Unit statuses stay planned, so units still become free when they would have.
+        """
+        keep = [entry for entry in self._heap if getattr(entry[2].event, "call_id", None) != call_id]
+        dropped = len(self._heap) - len(keep)
+        if dropped:
+            self._heap[:] = keep
+            heapq.heapify(self._heap)
+        return dropped
+
     def due(self, now: datetime) -> list[Emit]:
         """Pop every emit whose time has come, in time order (ties: scheduling order)."""
         out = []
@@ -293,6 +305,8 @@ class Runner:
         else:
             self.consumed += 1
             now = self.clock.now()
+            if isinstance(event, HandoffWithdrawn) and event.reason == "superseded":
+                self.stand_down(event.call_id)  # the unit turns back: its planned reports are not sent
             try:
                 self.schedule(self.sim.handle(event, now), now)
             except Exception:

@@ -75,3 +75,18 @@ def test_built_simulators_share_one_clock():
     sims = build_simulators(Settings(), load_config(), "console,hotline")
     assert [s.name for s in sims] == ["console", "hotline"]
     assert sims[0].clock is sims[1].clock
+
+
+def test_a_stand_down_drops_what_was_planned_for_that_call_but_unit_statuses():
+    from dispatchbus.connectors.simulators import ResponderSimulator
+
+    clock = ManualClock(T0)
+    sim = ResponderSimulator(load_config().with_overrides(responders={"no_answer_probability": 0.0}))
+    runner = Runner(sim, Settings(), clock)
+    emits = sim.handle(request("community_responder"), clock.now())
+    runner.schedule(emits, clock.now())
+    call_id = emits[0].event.call_id
+    statuses = [e for e in emits if not hasattr(e.event, "call_id")]
+    assert statuses and len(statuses) < len(emits)
+    assert runner.stand_down(call_id) == len(emits) - len(statuses)
+    assert runner.pending == len(statuses) and runner.stand_down("another call") == 0
