@@ -515,7 +515,11 @@ def _replies(
     the output counted, so each output stands for one call's events.
     """
     topic = catalogue.RESPONDER_ACTIVITY.full_name(settings.topics)
-    records = encode(serde, topic, responder_lifecycles(calls), "call_id")
+    with Collector(settings, catalogue.DECISIONS.full_name(settings.topics)) as decided:
+        first = decided.collect(len(calls), timeout=60, keys={c.call_id.encode() for c in calls}, keep_values=True,
+                                alive=alive)
+    decisions = {key.decode(): serde.decode(value) for key, value in first.values.items()}
+    records = encode(serde, topic, responder_lifecycles(calls, decisions), "call_id")
     per_call = len(records) // len(calls)
     marks = _CpuMarks(pid, broker)
     with Collector(settings, catalogue.FEEDBACK.full_name(settings.topics)) as feedback:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -45,25 +45,35 @@ def fresh_calls(n: int, *, seed: int, tag: str) -> list[ev.CallReceived]:
     return calls
 
 
-def responder_lifecycles(calls: Sequence[ev.CallReceived]) -> list[ev.Event]:
-    """A community responder's whole visit for each call: dispatched, on scene, cleared (resolved on scene).
+def responder_lifecycles(
+    calls: Sequence[ev.CallReceived], decisions: Mapping[str, ev.RoutingDecision]
+) -> list[ev.Event]:
+    """A responder's whole visit for each call and agency holding it: dispatched, on scene, cleared.
 
-    All three go to one topic with the call's key, so each call's replies keep
-    their order; the clearing ends the call, and the worker sends its outcome
-    feedback.
+    Each visit comes from the agencies (and team) of the call's decision in
+    ``decisions`` (by call id), as the worker accepts activity only from units
+    of the agencies a call was handed to. All go to one topic with the call's
+    key, so each call's replies keep their order; the last clearing ends the
+    call, and the worker sends its outcome feedback.
     """
     now = datetime.now(timezone.utc)
     out: list[ev.Event] = []
     for i, call in enumerate(calls):
-        unit, team = UNITS[i % len(UNITS)]
-        common = {"call_id": call.call_id, "unit_id": unit}
-        out += [
-            ev.DispatchAssigned(event_id=uuid.uuid4(), team=team, agency_type="community_responder",
-                                assigned_at=now, **common),
-            ev.UnitOnScene(event_id=uuid.uuid4(), occurred_at=now + timedelta(minutes=12), **common),
-            ev.UnitCleared(event_id=uuid.uuid4(), cleared_at=now + timedelta(minutes=40),
-                           outcome=ev.Outcome(category="resolved_on_scene"), **common),
-        ]
+        decision = decisions[call.call_id]
+        for agency in (decision.target, *decision.co_responders):
+            if agency == "community_responder":
+                team_units = [unit for unit, team in UNITS if team == decision.team]
+                unit, team = team_units[i % len(team_units)], decision.team
+            else:
+                unit, team = f"{agency.upper()}-{i % 50}", None
+            common = {"call_id": call.call_id, "unit_id": unit}
+            out += [
+                ev.DispatchAssigned(event_id=uuid.uuid4(), team=team, agency_type=agency,
+                                    assigned_at=now, **common),
+                ev.UnitOnScene(event_id=uuid.uuid4(), occurred_at=now + timedelta(minutes=12), **common),
+                ev.UnitCleared(event_id=uuid.uuid4(), cleared_at=now + timedelta(minutes=40),
+                               outcome=ev.Outcome(category="resolved_on_scene"), **common),
+            ]
     return out
 
 
