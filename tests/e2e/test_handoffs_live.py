@@ -61,7 +61,9 @@ def test_team_path_accept_dispatch_on_scene_cleared_with_latencies(bus_settings,
         send(bus_settings, catalogue.CAD_CALLS, call)
         [handoff] = requests.wait(lambda h: h.call_id == "H1")
     assert handoff.team == "CRT"
-    assert handoff.deadline_at == t0 + timedelta(seconds=120)
+    # live: the deadline counts from the moment the handoff was sent, not from the call's own time
+    assert handoff.requested_at >= t0 + timedelta(seconds=50)
+    assert handoff.deadline_at == handoff.requested_at + timedelta(seconds=120)
     raw = requests.records[0].value
     assert b"SYNTHETIC" not in raw, "the narrative never leaves the bus"
 

@@ -28,6 +28,8 @@ def scenario(now: datetime) -> tuple[list[ev.UnitStatus], list[ev.CallReceived]]
     """Unit statuses (some busy) before a mix of calls, all around ``now``."""
     t = now - timedelta(minutes=10)
     statuses = [
+        ev.UnitStatus(event_id=uuid.uuid4(), unit_id="CRT-2", team="CRT", agency_type="community_responder",
+                      status="available", occurred_at=t - timedelta(minutes=1)),
         ev.UnitStatus(event_id=uuid.uuid4(), unit_id="CRT-1", team="CRT", agency_type="community_responder",
                       status="busy", occurred_at=t),
         ev.UnitStatus(event_id=uuid.uuid4(), unit_id="MRU-1", team="MRU", agency_type="community_responder",
@@ -43,7 +45,46 @@ def scenario(now: datetime) -> tuple[list[ev.UnitStatus], list[ev.CallReceived]]
         )
         for i, ct in enumerate(CALL_TYPES)
     ]
+    calls += [
+        # unknown answers (not asked): not a low-risk type, so no unarmed team
+        ev.CallReceived(
+            event_id=uuid.uuid4(), call_id="L10", psap_id="PSAP-1", received_at=t + timedelta(minutes=1),
+            call_type="mental_health", screening=ev.Screening(medical_emergency=False),
+            location=ev.Location(lat=40.7, lon=-74.0, zone="Z1"), priority=3,
+        ),
+        # co-response: EMS and police at once
+        ev.CallReceived(
+            event_id=uuid.uuid4(), call_id="L11", psap_id="PSAP-1", received_at=t + timedelta(minutes=2),
+            call_type="overdose", screening=screened(weapon_present=True),
+            location=ev.Location(lat=40.7, lon=-74.0, zone="Z1"), priority=1,
+        ),
+    ]
     return statuses, calls
+
+
+def updates(calls: list[ev.CallReceived]) -> list[ev.CallUpdated]:
+    """New facts for two calls: a weapon on the first, a medical emergency on the third."""
+    return [
+        ev.CallUpdated(event_id=uuid.uuid4(), call_id=calls[0].call_id, updated_at=calls[0].received_at
+                       + timedelta(seconds=30), screening=screened(weapon_present=True)),
+        ev.CallUpdated(event_id=uuid.uuid4(), call_id=calls[2].call_id, updated_at=calls[2].received_at
+                       + timedelta(seconds=30), screening=screened(medical_emergency=True)),
+    ]
+
+
+def replayed_decisions(model: str, statuses, events) -> list[ev.RoutingDecision]:
+    """The decisions the pure transitions make of ``events`` (event-time mode), in order."""
+    from dispatchbus.lifecycle.transitions import Context, apply
+    from dispatchbus.policy import AvailabilityBook, load_reference_policy
+
+    book = AvailabilityBook()
+    for status in statuses:
+        book.record(status)
+    ctx, timelines, out = Context(load_reference_policy(model), book), {}, []
+    for event in events:
+        timelines[event.call_id], fx = apply(timelines.get(event.call_id), event, ctx)
+        out += fx.decisions
+    return out
 
 
 def offline_route(model: str, lines: list[str]) -> list[dict]:
@@ -80,6 +121,19 @@ def test_live_decisions_equal_offline_route(broker, tmp_path, model, start_worke
         assert live_by_call[want["call_id"]] == want
     # the scenario exercises more than one branch of the policy
     assert len({d["target"] for d in expected}) >= 3
+    # (the hotline, when open, talks to the caller first and may take it)
+    assert live_by_call["L10"]["reasons"][0].startswith(("gate.unknown_screening", "hotline.accepted"))
+    assert live_by_call["L11"]["co_responders"] == ["police"]
+
+    # new facts: the decisions that follow are the same pure function of the events, live and replayed
+    news = updates(calls)
+    with TopicWatcher(bus_settings, catalogue.DECISIONS) as decisions:
+        for u in news:
+            producer.send(catalogue.CAD_CALLS, u)
+        producer.flush()
+        moved = decisions.wait(lambda d: d.sequence == 1, count=len(news), what="decisions on new facts")
+    want = [d for d in replayed_decisions(model, statuses, [*calls, *news]) if d.sequence == 1]
+    assert sorted(map(to_json_line, moved)) == sorted(map(to_json_line, want)) and len(want) == len(news)
 
 
 def test_policy_hot_reload_takes_effect_and_rejects_bad_files(tmp_path, start_worker, bus_settings):

@@ -118,7 +118,7 @@ def hop(kind, agency, t, team=None, code=None):
 
 def test_outcomes_reach_their_psap_and_the_digests_add_up(bus_settings, start_worker, tmp_path):
     listed(bus_settings)
-    bus_settings.worker.policy_file = policy_file(tmp_path)
+    bus_settings.worker.policy_file = policy_file(tmp_path, crt_units=(UNIT,))
     worker = start_worker()
     t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=60)
     calls = Calls(bus_settings, t0)
@@ -144,6 +144,10 @@ def test_outcomes_reach_their_psap_and_the_digests_add_up(bus_settings, start_wo
         # FA: resolved on scene, cleared 12 hours after it was received (a late outcome).
         cleared_a = calls.unit_path("FA", "community_responder", "CRT", 600, 12 * 3600, "resolved_on_scene")
         calls.unit_path("FB", "community_responder", "CRT", 900, 2000, "police_backup_requested", backup=True)
+        # the backup request sent police; the CAD closes the call once they are done
+        cad.wait(lambda h: h.call_id == "FB", what="police sent for FB's backup request")
+        calls.send(catalogue.CAD_CALLS, ev.CallClosed(event_id=uuid.uuid4(), call_id="FB", closed_at=calls.at(2600),
+                                                      disposition="police_backup_requested"))
         calls.unit_path("FC", "police", None, 300, 1200, "resolved_on_scene", unit="P-31")
         calls.send(catalogue.CAD_CALLS, ev.CallClosed(event_id=uuid.uuid4(), call_id="FE", closed_at=calls.at(100),
                                                       disposition="no_contact"))

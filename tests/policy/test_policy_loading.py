@@ -183,3 +183,47 @@ def test_parse_policy_names_the_given_source():
 def test_unknown_reference_model():
     with pytest.raises(ValueError, match="unknown dispatch model"):
         load_reference_policy("police-only")
+
+
+def test_a_hop_reached_only_by_a_consult_result_needs_its_deadline(tmp_path):
+    # No gate rule sends EMS here, but a clinician's dispatch_ems does: without a deadline the call could wait forever.
+    text = REFERENCE["embedded-professional"].replace("  - reason: gate.medical\n    screening: [medical_emergency]\n"
+                                                      "    call_types: [medical, overdose]\n    route_to: ems\n"
+                                                      "    engaged: co_respond\n", "")
+    text = text.replace("  ems: {acknowledge: 120}\n", "")
+    assert "route_to: ems" not in text
+    path = write(tmp_path, text)
+    assert errors_of(path) == [f"{path}:{line_of(text, 'timeouts:')}: timeouts: missing a timeout for ems"]
+
+
+def test_a_gate_rule_may_send_several_agencies_and_say_what_an_engaged_team_does(tmp_path):
+    text = REFERENCE["911-led"].replace(
+        "    screening: [weapon_present]\n    route_to: police\n",
+        "    screening: [weapon_present]\n    route_to: [police, ems]\n    engaged: co_respond\n",
+    )
+    policy = load_policy(write(tmp_path, text))
+    [rule] = [r for r in policy.gate if r.code == "gate.weapon"]
+    assert rule.targets == ("police", "ems") and rule.engaged == "co_respond"
+
+
+def test_low_risk_call_types_must_be_eligible_and_used(tmp_path):
+    text = REFERENCE["911-led"].replace("low_risk_call_types: [noise_complaint, youth_truancy, homelessness]",
+                                        "low_risk_call_types: [noise_complaint, burglary]")
+    path = write(tmp_path, text)
+    assert errors_of(path) == [f"{path}:{line_of(text, 'low_risk_call_types')}: low_risk_call_types[1]: "
+                               "call type burglary is not eligible (no team takes it)"]
+
+
+def test_an_unknown_answer_the_policy_does_not_mention_counts_as_yes(tmp_path):
+    from dispatchbus.contract.events import Screening
+    from dispatchbus.policy import AvailabilityBook, evaluate
+
+    text = REFERENCE["911-led"].replace("  weapon_present: low_risk_only\n", "")
+    policy = load_policy(write(tmp_path, text))
+    assert policy.unknown["weapon_present"] == "yes"
+    from datetime import datetime, timezone
+
+    verdict = evaluate(policy, "noise_complaint", Screening(violence_in_progress=False, imminent_danger=False,
+                                                             medical_emergency=False),
+                       datetime(2026, 5, 4, 16, tzinfo=timezone.utc), AvailabilityBook())
+    assert verdict.target == "police" and verdict.reasons[0].startswith("gate.weapon: screening does not know")

@@ -31,15 +31,19 @@ def reference(model: str = "911-led") -> CompiledPolicy:
 
 
 def policy_file(tmp_path: Path, model: str = "911-led", *, always_open: bool = True, fresh_units: bool = False,
-                **timeouts: int) -> Path:
+                crt_units: tuple[str, ...] = (), **timeouts: int) -> Path:
     """The reference policy of ``model``; teams and hotline open around the clock; some timeouts shortened.
 
-    Without ``fresh_units`` a unit that never reported counts as available (see :func:`any_status_counts`).
+    Without ``fresh_units`` a unit that never reported counts as available (see :func:`any_status_counts`);
+    ``crt_units`` join the CRT team.
     """
     text = (resources.files("dispatchbus.policies") / f"{model}.yaml").read_text()
     if not fresh_units:
         assert UNIT_STATUS_SECTION in text
         text = text.replace(UNIT_STATUS_SECTION, "")
+    if crt_units:
+        assert "units: [CRT-1, CRT-2]" in text
+        text = text.replace("units: [CRT-1, CRT-2]", f"units: [CRT-1, CRT-2, {', '.join(crt_units)}]")
     if always_open:
         for old, new in ALWAYS_OPEN.items():
             text = text.replace(old, new)
