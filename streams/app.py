@@ -15,12 +15,13 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from . import catalogue, metrics, transport
+from . import catalogue, metrics
 from .catalogue import TopicSpec
 from .contract.events import Event
 from .contract.serde import AvroSerde, DecodeError, serde_from_settings
 from .deadletter import dead_letter
-from .outbox import Outbox
+from .runtime import driver
+from .runtime.output_producer import Outbox
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -122,10 +123,10 @@ def create_app(settings: Settings, **agent_options: Any) -> Bus:
     """Build the Faust app and register every agent and web view."""
     from .agents import register_all
 
-    app = transport.App.from_settings(settings)
+    app = driver.App.from_settings(settings)
     outbox = Outbox(settings.kafka.producer_config(), settings.worker.busy_output_hold_s)
     bus = Bus(app, settings, serde_from_settings(settings), outbox)
-    app.dispatchbus_outbox = bus.outbox  # flushed with Faust's producer, see dispatchbus.transport
+    app.dispatchbus_outbox = bus.outbox  # flushed with Faust's producer, see dispatchbus.runtime.driver
     for spec in catalogue.CATALOGUE:
         bus.topic(spec)
 

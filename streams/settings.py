@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .lock_switch import HOLD_BATCH_RECORDS
+from .runtime.lock_switch import HOLD_BATCH_RECORDS
 
 
 class KafkaSettings(BaseModel):

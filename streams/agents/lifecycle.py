@@ -2,7 +2,7 @@
 
 One agent subscribes to every call-keyed input topic (co-partitioned by
 call_id), whose records are handled straight from the fetch loop
-(``transport.App.deliver_directly``). Each call's timeline lives in one
+(``runtime.driver.App.deliver_directly``). Each call's timeline lives in one
 changelogged table partition, until the timer deletes it a retention period
 after the call ended. Unit statuses feed a global table that every worker
 holds in full.
@@ -21,8 +21,8 @@ from ..lifecycle.timers import PendingIndex
 from ..lifecycle.transitions import HANDLED_TYPES, Context, Effects, apply
 from ..policy.availability import UnitHistory, to_epoch_ms
 from ..policy.reasons import primary_reason_code
-from ..policy_reload import PolicyHolder
-from ..tables import TIMELINE_CODEC, outbox_table
+from ..policy.reload import PolicyHolder
+from ..runtime.tables import TIMELINE_CODEC, outbox_table
 
 log = logging.getLogger(__name__)
 

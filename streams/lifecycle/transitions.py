@@ -15,7 +15,7 @@ from ..contract import events as ev
 from ..policy.compiled import CompiledPolicy
 from ..policy.engine import UnitStatusLookup, decide, reroute
 from ..policy.consult import consult_decision
-from ..sharing import handoff_request
+from ..sharing.agencies import handoff_request
 from .timeline import ENDED, Hop, PendingHandoff, Timeline
 
 _STATUS_RANK = {

@@ -17,7 +17,7 @@ from dispatchbus.lifecycle.timers import overdue
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
 from dispatchbus.policy.loader import load_reference_policy
-from dispatchbus.tables import TIMELINE_CODEC
+from dispatchbus.runtime.tables import TIMELINE_CODEC
 
 from ..lifecycle.scenario import CALL_TYPES, KINDS, MODELS, Script, next_event
 

@@ -13,7 +13,7 @@ ALWAYS_OPEN = {
 
 def policy_file(tmp_path: Path, model: str = "911-led", *, always_open: bool = True, **timeouts: int) -> Path:
     """The reference policy of ``model``; teams and hotline open around the clock; some timeouts shortened."""
-    text = (resources.files("dispatchbus.policies") / f"{model}.yaml").read_text()
+    text = (resources.files("dispatchbus.policy.reference") / f"{model}.yaml").read_text()
     if always_open:
         for old, new in ALWAYS_OPEN.items():
             text = text.replace(old, new)
