@@ -1,7 +1,9 @@
 """Faust Kafka driver: configurable fetch wait, and end offsets that can be verified.
 
 Registered under the ``dispatchbus://`` URL scheme through the
-``faust.transports`` entry point; it reads ``app.dispatchbus_settings``.
+``faust.transports`` entry point. Its hooks are typed attributes of :class:`App`
+(``bus_settings``, ``outbox``, ``direct_handlers``); on a plain ``faust.App`` it
+behaves as Faust's aiokafka driver with a 500 ms fetch wait.
 
 * Faust's aiokafka driver hard-codes ``fetch_max_wait_ms=1500``. On brokers
   that hold every fetch for about half of that even when data is ready (the
@@ -58,7 +60,7 @@ from mode.utils.queues import FlowControlEvent
 
 from ..catalogue import CALL_PARTITIONS
 from .lock_switch import HOLD_BATCH_RECORDS, LockSwitch
-from .output_producer import FLUSH_TIMEOUT_S, SHUTDOWN_TIMEOUT_S
+from .output_producer import FLUSH_TIMEOUT_S, SHUTDOWN_TIMEOUT_S, Outbox
 from ..settings import Settings
 
 DEFAULT_FETCH_MAX_WAIT_MS = 500
@@ -123,7 +125,7 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
     async def _highwaters(self, partitions: list[Any]) -> Mapping[Any, int]:
         ends = await super()._highwaters(partitions)
-        settings = getattr(self.app, "dispatchbus_settings", None)
+        settings = settings_of(self.app)
         if settings is None or not settings.kafka.verify_end_offsets:
             return ends
         loop = asyncio.get_running_loop()
@@ -155,11 +157,11 @@ class Consumer(faust_aiokafka.Consumer):
     @cached_property
     def lock_switch(self) -> LockSwitch | None:
         """The interpreter lock's switch interval by fetched batch (None: an app without our settings)."""
-        settings = getattr(self.app, "dispatchbus_settings", None)
+        settings = settings_of(self.app)
         return LockSwitch(settings.worker.busy_switch_interval_s) if settings is not None else None
 
     async def _wait_next_records(self, timeout: float) -> Any:
-        outbox = getattr(self.app, "dispatchbus_outbox", None)
+        outbox = outbox_of(self.app)
         if outbox is not None and outbox.holding:
             await outbox.release()  # the fetch loop asks for a batch once it has handled the last one
         records, active = await super()._wait_next_records(timeout)
@@ -284,7 +286,7 @@ class Consumer(faust_aiokafka.Consumer):
         that ends the rebalance fetches it again.
         """
         callback = self.callback
-        direct = getattr(self.app, "direct_handlers", None)  # None: a plain faust.App
+        direct = self.app.direct_handlers if isinstance(self.app, App) else None  # None: a plain faust.App
         deliver_directly = self._deliver_directly
         getmany = self.getmany
         consumer_should_stop = self._stopped.is_set
@@ -374,13 +376,24 @@ class StreamFlowControl(FlowControlEvent):
 
 
 class App(faust.App):
-    """faust.App whose stream buffers are cleared without losing records (see :class:`StreamFlowControl`)."""
+    """faust.App whose stream buffers are cleared without losing records (see :class:`StreamFlowControl`).
+
+    The driver's hooks are its typed attributes: ``bus_settings`` (fetch wait,
+    end-offset check, the lock's switch interval), ``outbox`` (flushed and held
+    with Faust's producer) and :attr:`direct_handlers`.
+    """
+
+    bus_settings: Settings | None = None
+    """The settings the app was built from (:meth:`from_settings`), which this driver reads back."""
+
+    outbox: Outbox | None = None
+    """The worker's output producer, flushed whenever Faust flushes its own (None: no outbox)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> App:
         """The app configured by ``settings``, which this driver reads back from it."""
         app = cls(**settings.faust_config(), topic_partitions=CALL_PARTITIONS)
-        app.dispatchbus_settings = settings
+        app.bus_settings = settings
         return app
 
     @cached_property
@@ -426,13 +439,13 @@ class Producer(faust_aiokafka.Producer):
 
     async def flush(self) -> None:
         await super().flush()
-        outbox = getattr(self.app, "dispatchbus_outbox", None)
+        outbox = outbox_of(self.app)
         if outbox is not None:
             # The final commit of a stopping worker flushes too; it must not outwait a dead broker.
             await outbox.flush(SHUTDOWN_TIMEOUT_S if self.app.should_stop else FLUSH_TIMEOUT_S)
 
     async def on_stop(self) -> None:
-        outbox = getattr(self.app, "dispatchbus_outbox", None)
+        outbox = outbox_of(self.app)
         if outbox is not None:
             left = await asyncio.get_running_loop().run_in_executor(None, outbox.close)
             if left:
@@ -448,9 +461,19 @@ class Transport(faust_aiokafka.Transport):
     driver_version = f"dispatchbus+{faust_aiokafka.Transport.driver_version}"
 
 
+def settings_of(app: Any) -> Settings | None:
+    """The settings ``app`` was built from; None for a plain ``faust.App`` on this driver."""
+    return app.bus_settings if isinstance(app, App) else None
+
+
+def outbox_of(app: Any) -> Outbox | None:
+    """The output producer of ``app``; None for an app without one (a plain ``faust.App``)."""
+    return app.outbox if isinstance(app, App) else None
+
+
 def fetch_max_wait_ms(app: Any) -> int:
     """The fetch wait configured for ``app`` (Faust's own settings have no such key)."""
-    settings = getattr(app, "dispatchbus_settings", None)
+    settings = settings_of(app)
     return settings.kafka.fetch_max_wait_ms if settings is not None else DEFAULT_FETCH_MAX_WAIT_MS
 
 

@@ -18,6 +18,7 @@ from faust.stores.memory import Store as MemoryStore
 from faust.types.codecs import CodecT
 
 from ..lifecycle.timeline import Timeline
+from .driver import outbox_of
 
 TIMELINE_CODEC = "dispatchbus-timeline"
 
@@ -96,7 +97,7 @@ class OutboxTable(faust.Table):
         key_serializer: Any = None,
         value_serializer: Any = None,
     ) -> Any:
-        outbox = getattr(self.app, "dispatchbus_outbox", None)
+        outbox = outbox_of(self.app)
         if outbox is None or partition is None or not isinstance(self.data, MemoryStore):
             return super().send_changelog(partition, key, value, key_serializer, value_serializer)
         raw_key = key if isinstance(key, bytes) else self._raw_key(key, key_serializer or self.key_serializer)

@@ -54,7 +54,7 @@ def test_a_stored_timeline_behaves_like_one_recovered_from_the_changelog(model, 
 )
 def test_the_pending_index_agrees_with_a_scan_of_every_timeline(model, calls, ticks):
     """The timer's index against brute force: counts, oldest waits, and each overdue handoff exactly once."""
-    from dispatchbus.agents.lifecycle import HANDOFF_TOPICS
+    from dispatchbus.catalogue import HANDOFF_TOPICS
     from dispatchbus.lifecycle.timers import PendingIndex
 
     ctx = Context(load_reference_policy(model), AvailabilityBook())

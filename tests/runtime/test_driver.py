@@ -74,7 +74,7 @@ def test_a_batch_far_behind_has_the_outbox_hold_until_the_next_fetch(
     settings.worker.data_dir = tmp_path
     settings.worker.busy_output_hold_s = hold_s
     app = create_app(settings).app
-    outbox = app.dispatchbus_outbox
+    outbox = app.outbox
     big = HOLD_BATCH_RECORDS
     sizes = [big, big + 100, 2, big - 1, 300 + big]
     holding_when_fetching = []

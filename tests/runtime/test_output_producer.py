@@ -134,7 +134,7 @@ def test_a_stopping_worker_gives_up_on_a_dead_broker_quickly(bus_settings, new_o
     monkeypatch.setattr(driver, "SHUTDOWN_TIMEOUT_S", 0.5)
     bus = create_app(bus_settings)
     dead = new_outbox({**bus_settings.kafka.producer_config(), "bootstrap.servers": f"127.0.0.1:{free_port()}"})
-    bus.app.dispatchbus_outbox = dead
+    bus.app.outbox = dead
     dead.produce("anywhere", b"k", b"v")
     bus.app._stopped.set()  # what mode's Service.stop() does before stopping the consumer and producer
 
