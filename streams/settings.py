@@ -158,7 +158,8 @@ class WorkerSettings(BaseModel):
     gc_freeze: bool = Field(
         default=True,
         description="Freeze the heap's survivors after each full garbage collection, so that large "
-        "tables do not stall the worker for hundreds of milliseconds (docs/benchmark.md).",
+        "tables do not stall the worker for hundreds of milliseconds; at most every ten minutes one full "
+        "collection walks everything again, so cycles dropped meanwhile are freed (docs/benchmark.md).",
     )
     busy_switch_interval_s: float = Field(
         default=0.05,
