@@ -12,7 +12,7 @@ On Apache Kafka both phases stay flat: a fetch finds its offset through the
 segment's index. The embedded broker (tansu 0.6, memory storage) lists every
 batch a partition has stored on each fetch that returns data, so with one
 batch per record its CPU and the latency climb for as long as the phase lasts,
-whatever reads the topic (see docs/benchmark.md, round 17).
+whatever reads the topic (see docs/benchmark.md, "The embedded broker's cost per fetch").
 """
 
 from __future__ import annotations

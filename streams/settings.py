@@ -159,7 +159,8 @@ class WorkerSettings(BaseModel):
         default=True,
         description="Freeze the heap's survivors after each full garbage collection, so that large "
         "tables do not stall the worker for hundreds of milliseconds; at most every ten minutes one full "
-        "collection walks everything again, so cycles dropped meanwhile are freed (docs/benchmark.md).",
+        "collection walks everything again, so cycles dropped meanwhile are freed (docs/benchmark.md, "
+        "\"Garbage collection\").",
     )
     busy_switch_interval_s: float = Field(
         default=0.05,
@@ -167,7 +168,8 @@ class WorkerSettings(BaseModel):
         le=1.0,
         description="The interpreter lock's switch interval while the worker works through a large fetched "
         "batch (it is behind); CPython's 0.005 s otherwise. At 0.005 s the Kafka consumer's thread took the lock "
-        "mid-batch every 5 ms to poll its partitions (docs/benchmark.md, round 14).",
+        "mid-batch every 5 ms to poll its partitions (docs/benchmark.md, \"The interpreter lock's switch "
+        "interval\").",
     )
     busy_output_hold_s: float = Field(
         default=0.1,
@@ -175,8 +177,8 @@ class WorkerSettings(BaseModel):
         le=1.0,
         description=f"While the worker works through a fetched batch of {HOLD_BATCH_RECORDS:,} records or more (it is "
         "far behind), its outputs are handed to the producer in bursts at most this far apart, and at the batch's "
-        "end, instead of one by one: fewer, larger produce requests (docs/benchmark.md, round 16). 0: never held. "
-        "Smaller batches are never held.",
+        "end, instead of one by one: fewer, larger produce requests (docs/benchmark.md, \"Outputs in bursts while "
+        "far behind\"). 0: never held. Smaller batches are never held.",
     )
     clock: Literal["wall", "event-time"] = Field(
         default="wall",

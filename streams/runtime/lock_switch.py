@@ -8,7 +8,7 @@ to poll partitions whose records the worker could not take before it finishes
 the batch anyway. While a fetched batch is large (the worker is behind), the
 interval is longer; once batches are small again (the worker keeps up, and a
 record's latency matters), CPython's interval comes back. Measured in
-docs/benchmark.md, round 14.
+docs/benchmark.md, "The interpreter lock's switch interval".
 
 The fetched batch's size also decides when the worker's outbox holds its
 outputs (``HOLD_BATCH_RECORDS``; :meth:`dispatchbus.runtime.output_producer.Outbox.hold`).
@@ -29,7 +29,7 @@ HOLD_BATCH_RECORDS = 1000
 About 0.2 s of work for new calls: the worker is far behind, and a record
 waits longer than a hold for its turn anyway. At 1 000 calls/s on a slow
 stretch of the development VM batches of 100 were common, and holding them
-raised the p99 (docs/benchmark.md, round 16)."""
+raised the p99 (docs/benchmark.md, "Outputs in bursts while far behind")."""
 
 IDLE_SWITCH_INTERVAL_S = 0.005
 """CPython's default switch interval."""

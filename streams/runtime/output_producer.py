@@ -94,7 +94,7 @@ class Outbox:
     over in bursts, at most ``max_hold_s`` apart, and at the batch's end
     (:meth:`release`). librdkafka then sends a few large produce requests
     instead of one per linger period, which costs the broker and librdkafka's
-    threads far less per record (docs/benchmark.md, round 16). A flush hands
+    threads far less per record (docs/benchmark.md, "Outputs in bursts while far behind"). A flush hands
     held records over too, so a commit still waits for them.
     """
 
