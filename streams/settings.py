@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .runtime.lock_switch import HOLD_BATCH_RECORDS
 
 
 class KafkaSettings(BaseModel):
@@ -175,7 +174,9 @@ class WorkerSettings(BaseModel):
         default=0.1,
         ge=0,
         le=1.0,
-        description=f"While the worker works through a fetched batch of {HOLD_BATCH_RECORDS:,} records or more (it is "
+        # 1,000 is dispatchbus.runtime.lock_switch.HOLD_BATCH_RECORDS (the spine does not import the runtime;
+        # tests/test_settings.py checks that they agree).
+        description="While the worker works through a fetched batch of 1,000 records or more (it is "
         "far behind), its outputs are handed to the producer in bursts at most this far apart, and at the batch's "
         "end, instead of one by one: fewer, larger produce requests (docs/benchmark.md, \"Outputs in bursts while "
         "far behind\"). 0: never held. Smaller batches are never held.",
