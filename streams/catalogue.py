@@ -203,6 +203,17 @@ CATALOGUE: tuple[TopicSpec, ...] = (
 
 BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in CATALOGUE}
 
+HANDOFF_TOPICS: dict[str, TopicSpec] = {
+    "embedded_professional": HANDOFF_EMBEDDED,
+    "external_hotline": HANDOFF_HOTLINE,
+    "community_responder": HANDOFF_RESPONDERS,
+    "police": HANDOFF_CAD,
+    "ems": HANDOFF_CAD,
+    "fire": HANDOFF_CAD,
+    "cad_review": HANDOFF_CAD,
+}
+"""Where a handoff request, update or stand-down for each agency (a routing target) goes."""
+
 
 @dataclass(frozen=True)
 class PsapTopic:

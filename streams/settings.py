@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .lock_switch import HOLD_BATCH_RECORDS
 
 
 class KafkaSettings(BaseModel):
@@ -158,7 +157,9 @@ class WorkerSettings(BaseModel):
     gc_freeze: bool = Field(
         default=True,
         description="Freeze the heap's survivors after each full garbage collection, so that large "
-        "tables do not stall the worker for hundreds of milliseconds (docs/benchmark.md).",
+        "tables do not stall the worker for hundreds of milliseconds; at most every ten minutes one full "
+        "collection walks everything again, so cycles dropped meanwhile are freed (docs/benchmark.md, "
+        "\"Garbage collection\").",
     )
     busy_switch_interval_s: float = Field(
         default=0.05,
@@ -166,16 +167,19 @@ class WorkerSettings(BaseModel):
         le=1.0,
         description="The interpreter lock's switch interval while the worker works through a large fetched "
         "batch (it is behind); CPython's 0.005 s otherwise. At 0.005 s the Kafka consumer's thread took the lock "
-        "mid-batch every 5 ms to poll its partitions (docs/benchmark.md, round 14).",
+        "mid-batch every 5 ms to poll its partitions (docs/benchmark.md, \"The interpreter lock's switch "
+        "interval\").",
     )
     busy_output_hold_s: float = Field(
         default=0.1,
         ge=0,
         le=1.0,
-        description=f"While the worker works through a fetched batch of {HOLD_BATCH_RECORDS:,} records or more (it is "
+        # 1,000 is dispatchbus.runtime.lock_switch.HOLD_BATCH_RECORDS (the spine does not import the runtime;
+        # tests/test_settings.py checks that they agree).
+        description="While the worker works through a fetched batch of 1,000 records or more (it is "
         "far behind), its outputs are handed to the producer in bursts at most this far apart, and at the batch's "
-        "end, instead of one by one: fewer, larger produce requests (docs/benchmark.md, round 16). 0: never held. "
-        "Smaller batches are never held.",
+        "end, instead of one by one: fewer, larger produce requests (docs/benchmark.md, \"Outputs in bursts while "
+        "far behind\"). 0: never held. Smaller batches are never held.",
     )
     clock: Literal["wall", "event-time"] = Field(
         default="wall",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import faust
 
-from . import gc_tuning
-from .admin import create_topics
+from .runtime import gc_tuning
+from .kafka.admin import create_topics
 from .app import create_app
 from .settings import Settings
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dispatchbus.admin import create_topics
-from dispatchbus.broker import EmbeddedBroker, isolated_settings
+from dispatchbus.kafka.admin import create_topics
+from dispatchbus.dev.embedded_broker import EmbeddedBroker, isolated_settings
 from dispatchbus.settings import Settings
 
 from .support.worker import WorkerProcess

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from dispatchbus import catalogue
-from dispatchbus.clients import TopicReader
+from dispatchbus.kafka.clients import TopicReader
 from dispatchbus.contract import events as ev
 from tests.support.waiting import wait_for
 

@@ -44,3 +44,11 @@ def test_to_env_round_trips(monkeypatch):
 
 def test_plaintext_has_no_faust_credentials():
     assert Settings().faust_config()["broker_credentials"] is None
+
+
+def test_the_output_hold_s_description_names_the_batch_size_the_driver_holds_from():
+    from dispatchbus.runtime.lock_switch import HOLD_BATCH_RECORDS
+    from dispatchbus.settings import WorkerSettings
+
+    description = WorkerSettings.model_fields["busy_output_hold_s"].description
+    assert f"a fetched batch of {HOLD_BATCH_RECORDS:,} records or more" in description

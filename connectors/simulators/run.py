@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from dispatchbus.admin import create_topics
+from dispatchbus.kafka.admin import create_topics
 from dispatchbus.settings import Settings
 
 from .cad import CadSimulator
@@ -85,7 +85,7 @@ def start_simulators(
 ) -> list[SimulatorThread]:
     """Start the chosen simulators (default: all) in daemon threads; set ``stop_event`` to stop them.
 
-    Topics must exist already (see :func:`dispatchbus.admin.create_topics`).
+    Topics must exist already (see :func:`dispatchbus.kafka.admin.create_topics`).
     Join the returned threads after setting ``stop_event``: each closes its
     clients on the way out.
     """

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, ClassVar, NamedTuple, Protocol
 from confluent_kafka import Consumer, KafkaError
 
 from dispatchbus.catalogue import TopicSpec
-from dispatchbus.clients import DeliveryError, EventProducer
+from dispatchbus.kafka.clients import DeliveryError, EventProducer
 from dispatchbus.contract.events import Event, HandoffWithdrawn
 from dispatchbus.contract.serde import AvroSerde, DecodeError, serde_from_settings
 

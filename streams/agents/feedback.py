@@ -86,8 +86,7 @@ def register(bus: Any, **_: Any) -> None:
         key_serializer="raw", value_serializer="raw", partitions=catalogue.CALL_PARTITIONS, internal=True,
     )
 
-    async def count_feedback(message: Any) -> None:
-        feedback = bus.decode(message, catalogue.FEEDBACK)
+    async def count_feedback(feedback: Any, message: Any) -> None:
         assert isinstance(feedback, OutcomeFeedback)
         applied = book.apply(feedback, datetime.now(timezone.utc) if wall_clock else None)
         psap = label(feedback.psap_id)
@@ -118,7 +117,7 @@ def register(bus: Any, **_: Any) -> None:
     @app.agent(bus.topic(catalogue.FEEDBACK), name="feedback_digests")
     async def feedback_digests(stream: Any) -> None:
         async for item in stream.group_by(psap_key, name="psap", topic=by_psap).events():
-            await bus.handle_or_dead_letter(item.message, catalogue.FEEDBACK, "feedback_digests", count_feedback)
+            await bus.deliver(item.message, catalogue.FEEDBACK, "feedback_digests", count_feedback)
 
     @app.page("/feedback/{psap_id}")
     @app.table_route(table=table, match_info="psap_id")

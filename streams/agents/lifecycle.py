@@ -1,43 +1,42 @@
 """The call-lifecycle agent: routes calls, tracks handoffs, escalates the unanswered ones.
 
-One agent subscribes to every call-keyed input topic (co-partitioned by
-call_id), whose records are handled straight from the fetch loop
-(``transport.App.deliver_directly``). Each call's timeline lives in one
-changelogged table partition, until the timer deletes it a retention period
-after the call ended. Unit statuses feed a global table that every worker
-holds in full.
+The call path is :class:`CallLifecycle`: one decoded call event in (from
+:meth:`dispatchbus.app.Bus.deliver`), the call's timeline moved on by the pure
+transition (:func:`dispatchbus.lifecycle.transitions.apply`), its outputs sent.
+Its deadline timer (:meth:`CallLifecycle.check_deadlines`) escalates unanswered
+handoffs and deletes ended calls after their retention.
+
+:func:`register` wires it into Faust: one agent subscribes to every call-keyed
+input topic (co-partitioned by call_id), whose records are handled straight
+from the fetch loop (``runtime.driver.App.deliver_directly``). Each call's
+timeline lives in one changelogged table partition, until the timer deletes it
+a retention period after the call ended. Unit statuses feed a global table that
+every worker holds in full.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
+
+from faust.types import Message
 
 from .. import catalogue, metrics
+from ..catalogue import TopicSpec
 from ..contract import events as ev
 from ..lifecycle.expiry import ExpiryIndex
+from ..lifecycle.timeline import Timeline
 from ..lifecycle.timers import PendingIndex
 from ..lifecycle.transitions import HANDLED_TYPES, REJECTIONS, Context, Effects, apply
 from ..policy.availability import UnitHistory, to_epoch_ms
 from ..policy.reasons import primary_reason_code
-from ..policy_reload import PolicyHolder
-from ..tables import TIMELINE_CODEC, outbox_table
+from ..policy.reload import PolicyHolder
+from ..runtime.tables import TIMELINE_CODEC, OutboxTable, outbox_table
 
 log = logging.getLogger(__name__)
 
 INPUTS = (catalogue.CAD_CALLS, catalogue.HANDOFF_REPLIES, catalogue.RESPONDER_ACTIVITY, catalogue.ESCALATIONS)
-
-HANDOFF_TOPICS = {
-    "embedded_professional": catalogue.HANDOFF_EMBEDDED,
-    "external_hotline": catalogue.HANDOFF_HOTLINE,
-    "community_responder": catalogue.HANDOFF_RESPONDERS,
-    "police": catalogue.HANDOFF_CAD,
-    "ems": catalogue.HANDOFF_CAD,
-    "fire": catalogue.HANDOFF_CAD,
-    "cad_review": catalogue.HANDOFF_CAD,
-}
-"""Where a handoff request to each agency goes."""
 
 UNIT_HISTORY_DAYS = 7
 
@@ -119,12 +118,124 @@ def record_effects(fx: Effects, policy_model: str) -> None:
         _withdrawn(notice.agency, notice.reason).inc()
 
 
-def register(bus: Any, **_: Any) -> None:
-    """Register the lifecycle and unit agents, the deadline timer and the call views."""
+class Outputs(Protocol):
+    """Where the lifecycle's outputs go: the :class:`dispatchbus.app.Bus` in the worker."""
+
+    async def send(self, spec: TopicSpec, key: str, event: ev.Event) -> None:
+        """Queue ``event`` for a catalogue topic."""
+
+    async def on_call_ended(self, timeline: Timeline, event: ev.Event) -> None:
+        """Run the hooks of an ended call (feedback to its call center)."""
+
+
+class CallLifecycle:
+    """The call path: moves a call on with each of its events, and escalates the handoffs nobody answers.
+
+    Collaborators: ``calls`` (the timelines by call_id, written with their
+    partition), ``units`` (unit statuses for routing), ``policy`` (the policy in
+    force, reloaded by the timer), ``pending`` and ``expiry`` (indexes of the
+    waiting handoffs and of the ended calls), ``clock`` (``now`` for deadlines)
+    and ``outputs``.
+    """
+
+    CONSUMER = "call_lifecycle"
+    """The consumer named in the dead letters of the call events."""
+
+    def __init__(
+        self,
+        *,
+        calls: OutboxTable,
+        units: TableUnits,
+        policy: PolicyHolder,
+        pending: PendingIndex,
+        expiry: ExpiryIndex,
+        clock: BusClock,
+        outputs: Outputs,
+    ) -> None:
+        self.calls = calls
+        self.units = units
+        self.policy = policy
+        self.pending = pending
+        self.expiry = expiry
+        self.clock = clock
+        self.outputs = outputs
+        self._context = Context(policy.current, units)
+
+    def context(self) -> Context:
+        """What the transitions read: the policy in force (a new context once it was reloaded), the units and,
+        live, the wall clock (deadlines count from the moment of sending; the clock rules apply)."""
+        policy = self.policy.current
+        if self._context.policy is not policy:
+            self._context = Context(policy, self.units)
+        if self.clock.mode == "wall":
+            return Context(policy, self.units, datetime.now(timezone.utc))
+        return self._context
+
+    async def handle(self, event: ev.Event, message: Message) -> None:
+        """Apply ``event`` to its call's timeline, store the new timeline and send what the transition produced."""
+        if not isinstance(event, HANDLED_TYPES):  # a type this agent ignores
+            return
+        ctx = self.context()
+        new, fx = apply(self.calls.peek(event.call_id), event, ctx)
+        if fx.duplicate and not fx.resend:
+            return
+        if not fx.duplicate:  # a resend (redelivered last event) only sends again
+            self._store(event, new, fx, message.partition, ctx.policy.model)
+        await self._send(event, new, fx)
+
+    def _store(self, event: Any, new: Timeline, fx: Effects, partition: int, model: str) -> None:
+        """Keep the new timeline (table and indexes) and count what the transition did."""
+        self.clock.observe(event.event_time)
+        # apply() never changes the timeline it is given, so the stored object is never mutated.
+        self.calls.put(event.call_id, new, partition)
+        self.pending.update(new)
+        self.expiry.update(new, partition, self.clock.now())
+        if isinstance(event, ev.CallReceived) and fx.decisions and self.clock.mode == "wall":
+            # The only hop measured on the wall clock: how long the bus took to decide.
+            waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
+            d = fx.decisions[0]
+            _hop_latency(model, d.target, d.team or "", "received_to_decided").observe(max(0.0, waited))
+        record_effects(fx, model)
+
+    async def _send(self, event: Any, new: Timeline, fx: Effects) -> None:
+        """Send the transition's decisions, handoff requests, stand-downs and updates; run the ended call's hooks."""
+        for decision in fx.decisions:
+            await self.outputs.send(catalogue.DECISIONS, decision.call_id, decision)
+        for request in fx.handoffs:
+            await self.outputs.send(catalogue.HANDOFF_TOPICS[request.agency], request.call_id, request)
+        for notice in (*fx.withdrawals, *fx.updates):
+            await self.outputs.send(catalogue.HANDOFF_TOPICS[notice.agency], notice.call_id, notice)
+        if fx.ended:
+            await self.outputs.on_call_ended(new, event)
+
+    async def check_deadlines(self) -> None:
+        """The timer's tick: reload a changed policy, escalate overdue handoffs, delete expired calls."""
+        self.policy.poll()
+        now = self.clock.now()
+        for agency, w in self.pending.waiting(now).items():
+            metrics.CALLS_WAITING.labels(agency).set(w.count)
+            metrics.OLDEST_WAITING.labels(agency).set(w.oldest_seconds)
+        for timeout in self.pending.take_overdue(now):
+            log.info("handoff %s to %s overdue; escalating", timeout.handoff_id, timeout.agency)
+            await self.outputs.send(catalogue.ESCALATIONS, timeout.call_id, timeout)
+        for call_id, partition in self.expiry.take_expired(now):
+            if call_id in self.calls:  # not already gone with a revoked partition
+                self.calls.delete(call_id, partition)
+                metrics.CALLS_EXPIRED.inc()
+        metrics.CALLS_HELD.set(len(self.calls))
+
+    async def recovered(self) -> None:
+        """Rebuild the indexes from the table: recovery (start-up, rebalance) changes it behind the handler's back."""
+        held = list(self.calls.values())
+        self.pending.rebuild(held)
+        self.expiry.rebuild(held, self.clock.now())
+
+
+def register(bus: Any, **_: Any) -> CallLifecycle:
+    """Register the lifecycle and unit agents, the deadline timer and the call views; returns the call path."""
     app = bus.app
     settings = bus.settings
     holder = PolicyHolder(settings.worker.policy_file, settings.worker.policy_model)
-    bus.policy = holder
     calls = outbox_table(
         app, "calls", default=None, partitions=catalogue.CALL_PARTITIONS, value_serializer=TIMELINE_CODEC,
         help="Call timelines by call_id.",
@@ -133,74 +244,36 @@ def register(bus: Any, **_: Any) -> None:
         "units", default=None, partitions=catalogue.UNIT_STATUS.partitions,
         help="Unit status histories by unit_id.",
     )
-    bus.calls_table, bus.units_table = calls, units
-    unit_lookup = TableUnits(units)
-    pending = PendingIndex(HANDOFF_TOPICS)
-    expiry = ExpiryIndex(timedelta(seconds=settings.worker.ended_retention_s), catalogue.CALL_PARTITIONS)
+    bus.policy, bus.calls_table, bus.units_table = holder, calls, units
+    lifecycle = CallLifecycle(
+        calls=calls,
+        units=TableUnits(units),
+        policy=holder,
+        pending=PendingIndex(catalogue.HANDOFF_TOPICS),
+        expiry=ExpiryIndex(timedelta(seconds=settings.worker.ended_retention_s), catalogue.CALL_PARTITIONS),
+        clock=BusClock(settings.worker.clock),
+        outputs=bus,
+    )
+    calls.on_recover(lifecycle.recovered)
+    clock = lifecycle.clock
 
-    @calls.on_recover
-    async def index_recovered_calls() -> None:
-        # Recovery (start-up, rebalance) changes the table behind the agent's back.
-        held = list(calls.values())
-        pending.rebuild(held)
-        expiry.rebuild(held, clock.now())
-
-    clock = BusClock(settings.worker.clock)
     by_topic = {spec.full_name(settings.topics): spec for spec in INPUTS}
     source = app.topic(*by_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
-    ctx = Context(holder.current, unit_lookup)
-
-    async def handle(message: Any) -> None:
-        nonlocal ctx
-        event = bus.decode(message, by_topic[message.topic])
-        if not isinstance(event, HANDLED_TYPES):  # a type this agent ignores
-            return
-        policy = holder.current
-        if ctx.policy is not policy:  # a reloaded policy
-            ctx = Context(policy, unit_lookup)
-        # Live: deadlines count from the moment of sending, and the clock rules apply (see Context).
-        now = datetime.now(timezone.utc) if clock.mode == "wall" else None
-        new, fx = apply(calls.peek(event.call_id), event, ctx if now is None else Context(policy, unit_lookup, now))
-        if fx.duplicate and not fx.resend:
-            return
-        if not fx.duplicate:  # a resend (redelivered last event) only sends again
-            clock.observe(event.event_time)
-            # apply() never changes the timeline it is given, so the stored object is never mutated.
-            calls.put(event.call_id, new, message.partition)
-            pending.update(new)
-            expiry.update(new, message.partition, clock.now())
-            if isinstance(event, ev.CallReceived) and fx.decisions and clock.mode == "wall":
-                # The only hop measured on the wall clock: how long the bus took to decide.
-                waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
-                d = fx.decisions[0]
-                _hop_latency(policy.model, d.target, d.team or "", "received_to_decided").observe(
-                    max(0.0, waited)
-                )
-            record_effects(fx, policy.model)
-        for decision in fx.decisions:
-            await bus.send(catalogue.DECISIONS, decision.call_id, decision)
-        for request in fx.handoffs:
-            await bus.send(HANDOFF_TOPICS[request.agency], request.call_id, request)
-        for notice in (*fx.withdrawals, *fx.updates):
-            await bus.send(HANDOFF_TOPICS[notice.agency], notice.call_id, notice)
-        if fx.ended:
-            await bus.on_call_ended(new, event)
-
     async def handle_call_event(message: Any) -> None:
-        await bus.handle_or_dead_letter(message, by_topic[message.topic], "call_lifecycle", handle)
+        await bus.deliver(message, by_topic[message.topic], CallLifecycle.CONSUMER, lifecycle.handle)
 
-    # Faust's per-record path (channel, event, stream, a task switch) cost 10-15 % of a call's CPU (round 10).
+    # Faust's per-record path (channel, event, stream, a task switch) cost 10-15 % of a call's CPU
+    # (docs/benchmark.md, "Call events skip Faust's stream").
     app.deliver_directly(by_topic, handle_call_event)
 
-    @app.agent(source, name="call_lifecycle")
+    @app.agent(source, name=CallLifecycle.CONSUMER)
     async def call_lifecycle(stream: Any) -> None:
         # Subscribes the worker to the inputs; their records go to handle_call_event directly.
         async for item in stream.events():
             await handle_call_event(item.message)
 
-    async def record_unit_status(message: Any) -> None:
-        event = bus.decode(message, catalogue.UNIT_STATUS)
+    async def record_unit_status(event: Any, message: Any) -> None:
         history = UnitHistory.from_json(units.get(event.unit_id) or [])
         if history.record(to_epoch_ms(event.occurred_at), event.status):
             history.prune(to_epoch_ms(event.occurred_at) - UNIT_HISTORY_DAYS * 86_400_000)
@@ -209,23 +282,11 @@ def register(bus: Any, **_: Any) -> None:
     @app.agent(bus.topic(catalogue.UNIT_STATUS), name="unit_status")
     async def unit_status(stream: Any) -> None:
         async for item in stream.events():
-            await bus.handle_or_dead_letter(item.message, catalogue.UNIT_STATUS, "unit_status", record_unit_status)
+            await bus.deliver(item.message, catalogue.UNIT_STATUS, "unit_status", record_unit_status)
 
     @app.timer(interval=settings.worker.timer_interval_s, name="handoff_deadlines")
     async def handoff_deadlines() -> None:
-        holder.poll()
-        now = clock.now()
-        for agency, w in pending.waiting(now).items():
-            metrics.CALLS_WAITING.labels(agency).set(w.count)
-            metrics.OLDEST_WAITING.labels(agency).set(w.oldest_seconds)
-        for timeout in pending.take_overdue(now):
-            log.info("handoff %s to %s overdue; escalating", timeout.handoff_id, timeout.agency)
-            await bus.send(catalogue.ESCALATIONS, timeout.call_id, timeout)
-        for call_id, partition in expiry.take_expired(now):
-            if call_id in calls:  # not already gone with a revoked partition
-                calls.delete(call_id, partition)
-                metrics.CALLS_EXPIRED.inc()
-        metrics.CALLS_HELD.set(len(calls))
+        await lifecycle.check_deadlines()
 
     @app.page("/calls/{call_id}")
     @app.table_route(table=calls, match_info="call_id")
@@ -247,3 +308,5 @@ def register(bus: Any, **_: Any) -> None:
         else:
             timelines.sort(key=lambda t: t.call.received_at if t.call else now)
         return web.json({"calls": [t.view(now) for t in timelines]})
+
+    return lifecycle

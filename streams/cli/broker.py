@@ -7,8 +7,8 @@ import signal
 import sys
 import threading
 
-from ..admin import create_topics
-from ..broker import EMBEDDED_KAFKA_TUNING, BrokerError, EmbeddedBroker, embedded_kafka
+from ..kafka.admin import create_topics
+from ..dev.embedded_broker import EMBEDDED_KAFKA_TUNING, BrokerError, EmbeddedBroker, embedded_kafka
 from ..settings import Settings
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 
 from ..catalogue import lookup
-from ..clients import TopicReader
+from ..kafka.clients import TopicReader
 from ..contract.jsonlines import to_json_line
 from .common import add_connection_args, settings_from_args
 

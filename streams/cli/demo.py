@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..broker import BrokerError
-    from ..demo import DemoError, run_demo
+    from ..dev.embedded_broker import BrokerError
+    from ..dev.demo import DemoError, run_demo
 
     settings = settings_from_args(args)
     try:

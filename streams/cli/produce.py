@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..catalogue import lookup
-from ..clients import EventProducer
+from ..kafka.clients import EventProducer
 from ..contract.jsonlines import LineError, read_events
 from .common import add_connection_args, settings_from_args
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..admin import create_topics, describe_topics
+from ..kafka.admin import create_topics, describe_topics
 from ..catalogue import topics_for
 from .common import add_connection_args, settings_from_args
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from ..contract.events import CallClosed, Event, OutcomeCategory, OutcomeFeedback
 from ..contract.ids import uuid5
 from ..lifecycle.timeline import Timeline
-from .sharing import for_call_center, route_hop
+from ..sharing.call_centers import for_call_center, route_hop
 
 FEEDBACK_NAMESPACE = uuid.UUID("6a0f5f2e-3f57-4c1e-9a3c-2f1d8b7e4c11")
 

@@ -36,7 +36,7 @@ from ..policy.engine import (
     reroute,
     unknown_restrictions,
 )
-from ..sharing import handoff_request, handoff_update, handoff_withdrawal, shared_view
+from ..sharing.agencies import handoff_request, handoff_update, handoff_withdrawal, shared_view
 from .timeline import ENDED, LEG_RANK, Hop, Leg, Timeline
 
 CONSULT_AGENCIES = frozenset({"embedded_professional", "external_hotline"})

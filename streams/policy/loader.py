@@ -14,7 +14,7 @@ from .compiled import CompiledPolicy, compile_policy
 from .spec import MODELS, PolicySpec
 from .yaml_lines import Path, YamlError, load_with_lines
 
-REFERENCE_PACKAGE = "dispatchbus.policies"
+REFERENCE_PACKAGE = "dispatchbus.policy.reference"
 """Package shipping the reference policies, one ``<model>.yaml`` per dispatch model."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dispatchbus.bench.traffic import WINDOW_OPENS_AFTER_S, Arrivals
+from bench.traffic import WINDOW_OPENS_AFTER_S, Arrivals
 
 RATE = 5_000.0  # outputs made per second
 WORK_S = 2.0

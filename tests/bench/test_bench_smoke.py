@@ -18,7 +18,7 @@ def positive(value):
 
 def smoke_command(broker, tmp_path, *extra: str) -> list[str]:
     """A smoke-size benchmark on the session broker, measuring its CPU too."""
-    return [sys.executable, "-m", "dispatchbus.bench", "--smoke", "--bootstrap", broker.bootstrap_servers,
+    return [sys.executable, "-m", "bench", "--smoke", "--bootstrap", broker.bootstrap_servers,
             "--broker-pid", str(broker.pid), "--workdir", str(tmp_path / "work"), *extra]
 
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from dispatchbus.bench.broker_growth import Phase, Window, close_marks, main, windows_of
+from bench.broker_growth import Phase, Window, close_marks, main, windows_of
 
 
 def test_arrivals_are_cut_into_the_windows_between_cpu_marks():

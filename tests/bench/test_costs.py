@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from dispatchbus.bench.costs import STAGES, CallCosts, measure
+from bench.costs import STAGES, CallCosts, measure
 
 
 def test_every_stage_of_a_new_call_is_timed():
@@ -21,7 +21,7 @@ def test_every_stage_of_a_new_call_is_timed():
 
 
 def test_the_command_prints_json_that_reads_back():
-    done = subprocess.run([sys.executable, "-m", "dispatchbus.bench.costs", "--calls", "20", "--json"],
+    done = subprocess.run([sys.executable, "-m", "bench.costs", "--calls", "20", "--json"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
@@ -29,6 +29,6 @@ def test_the_command_prints_json_that_reads_back():
 
 
 def test_the_command_refuses_a_count_below_one():
-    done = subprocess.run([sys.executable, "-m", "dispatchbus.bench.costs", "--calls", "0"],
+    done = subprocess.run([sys.executable, "-m", "bench.costs", "--calls", "0"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "--calls" in done.stderr

@@ -17,7 +17,7 @@ from dispatchbus.lifecycle.timers import overdue
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
 from tests.support.policies import reference as load_reference_policy
-from dispatchbus.tables import TIMELINE_CODEC
+from dispatchbus.runtime.tables import TIMELINE_CODEC
 
 from ..lifecycle.scenario import CALL_TYPES, KINDS, MODELS, Script, next_event
 
@@ -54,7 +54,7 @@ def test_a_stored_timeline_behaves_like_one_recovered_from_the_changelog(model, 
 )
 def test_the_pending_index_agrees_with_a_scan_of_every_timeline(model, calls, ticks):
     """The timer's index against brute force: counts, oldest waits, and each overdue handoff exactly once."""
-    from dispatchbus.agents.lifecycle import HANDOFF_TOPICS
+    from dispatchbus.catalogue import HANDOFF_TOPICS
     from dispatchbus.lifecycle.timers import PendingIndex
 
     ctx = Context(load_reference_policy(model), AvailabilityBook())

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from dispatchbus.bench.measure import Cpu, median_interval, percentile
+from bench.measure import Cpu, median_interval, percentile
 
 
 def test_cpu_of_no_process_is_not_a_number():

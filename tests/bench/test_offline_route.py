@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dispatchbus.bench.offline import generate, route_once
+from bench.offline import generate, route_once
 
 
 def test_peak_rss_is_the_routes_own_not_the_parents(tmp_path):

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from dispatchbus.bench.traffic import PacedSend
+from bench.traffic import PacedSend
 
 
 class _Sender:

@@ -4,8 +4,8 @@ import io
 
 import pytest
 
-from dispatchbus.bench.runner import PLANS, Results, alternating_pairs, report
-from dispatchbus.bench.stages import Drain, LoadRun, PipelineRun
+from bench.runner import PLANS, Results, alternating_pairs, report
+from bench.stages import Drain, LoadRun, PipelineRun
 
 MACHINE = {"cores": 2, "cpu": "test cpu", "memory_gib": 1.0, "os": "test os"}
 

@@ -13,7 +13,7 @@ _PROBE = """
 import sys
 from dispatchbus.cli.main import build_parser
 build_parser({command!r})
-print(",".join(sorted(m for m in ("confluent_kafka", "faust", "dispatchbus.admin") if m in sys.modules)))
+print(",".join(sorted(m for m in ("confluent_kafka", "faust", "dispatchbus.kafka.admin") if m in sys.modules)))
 """
 
 

@@ -22,7 +22,7 @@ def run(argv, capsys) -> tuple[int, str, str]:
 
 
 def reference_path(model: str) -> str:
-    return str(resources.files("dispatchbus.policies").joinpath(f"{model}.yaml"))
+    return str(resources.files("dispatchbus.policy.reference").joinpath(f"{model}.yaml"))
 
 
 def test_check_reference_policies(capsys):

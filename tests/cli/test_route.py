@@ -17,7 +17,7 @@ import pytest
 from dispatchbus.cli import route
 from dispatchbus.contract.events import CallReceived, UnitStatus
 from dispatchbus.contract.jsonlines import to_json_line
-from dispatchbus.policy.synthetic import synthetic_lines
+from dispatchbus.dev.synthetic import synthetic_lines
 from tests.support.samples import screened
 
 
@@ -121,7 +121,7 @@ def test_other_events_are_counted_on_stderr(tmp_path, capsys):
 
 
 def test_policy_file_option(tmp_path, capsys):
-    text = resources.files("dispatchbus.policies").joinpath("911-led.yaml").read_text()
+    text = resources.files("dispatchbus.policy.reference").joinpath("911-led.yaml").read_text()
     policy = tmp_path / "p.yaml"
     policy.write_text(text.replace("version: 1.0.0", "version: 2.0.0"))
     path = tmp_path / "in.jsonl"

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from dispatchbus import catalogue
-from dispatchbus.clients import EventProducer, TopicReader
+from dispatchbus.kafka.clients import EventProducer, TopicReader
 from dispatchbus.connectors.simulators import load_config, start_simulators, stop_simulators
 from dispatchbus.contract.events import ConsultResult, HandoffAccepted, HandoffRequested, Location
 

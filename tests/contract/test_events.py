@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from dispatchbus.contract import events as ev
 from dispatchbus.lifecycle.timeline import Hop, Timeline
-from dispatchbus.tables import TIMELINE_CODEC
+from dispatchbus.runtime.tables import TIMELINE_CODEC
 
 from ..support.samples import call
 from ..support.validated import assert_as_validated

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from dispatchbus.deployment import COMPOSE_BOOTSTRAP, COMPOSE_REGISTRY_URL
+from dispatchbus.ops.deployment import COMPOSE_BOOTSTRAP, COMPOSE_REGISTRY_URL
 from dispatchbus.settings import Settings
 
 from .conftest import ROOT

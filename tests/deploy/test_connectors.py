@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dispatchbus import catalogue
-from dispatchbus.deployment import COMPOSE_REGISTRY_URL, CONNECT_DIR, compose_settings
+from dispatchbus.ops.deployment import COMPOSE_REGISTRY_URL, CONNECT_DIR, compose_settings
 
 from .conftest import ROOT
 

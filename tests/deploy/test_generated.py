@@ -1,4 +1,4 @@
-"""streams/deployment.py: the committed files are what the catalogue generates, and its rules hold."""
+"""streams/ops/deployment.py: the committed files are what the catalogue generates, and its rules hold."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from dispatchbus import catalogue, deployment
+from dispatchbus import catalogue
+from dispatchbus.ops import deployment
 from dispatchbus.catalogue import Agency
-from dispatchbus.deployment import CONNECTORS, ConnectorPlan, compose_settings
+from dispatchbus.ops.deployment import CONNECTORS, ConnectorPlan, compose_settings
 
 from .conftest import ROOT
 
 
 def test_committed_files_are_up_to_date():
     problems = deployment.stale_files(ROOT, compose_settings())
-    assert problems == [], "run 'python -m dispatchbus.deployment':\n" + "\n".join(problems)
+    assert problems == [], "run 'python -m dispatchbus.ops.deployment':\n" + "\n".join(problems)
 
 
 def test_check_exits_zero_on_the_repository(capsys):

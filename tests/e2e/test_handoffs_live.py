@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dispatchbus import catalogue
-from dispatchbus.clients import EventProducer
+from dispatchbus.kafka.clients import EventProducer
 from dispatchbus.contract import events as ev
 from tests.support.samples import screened
 

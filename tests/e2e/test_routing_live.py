@@ -10,7 +10,7 @@ from importlib import resources
 import pytest
 
 from dispatchbus import catalogue
-from dispatchbus.clients import EventProducer
+from dispatchbus.kafka.clients import EventProducer
 from dispatchbus.contract import events as ev
 from dispatchbus.contract.jsonlines import to_json_line
 from tests.support.samples import screened
@@ -137,7 +137,7 @@ def test_live_decisions_equal_offline_route(broker, tmp_path, model, start_worke
 
 
 def test_policy_hot_reload_takes_effect_and_rejects_bad_files(tmp_path, start_worker, bus_settings):
-    text = (resources.files("dispatchbus.policies") / "911-led.yaml").read_text()
+    text = (resources.files("dispatchbus.policy.reference") / "911-led.yaml").read_text()
     policy = tmp_path / "policy.yaml"
     policy.write_text(text)
     worker = start_worker("--policy", str(policy))
@@ -179,7 +179,7 @@ def test_the_worker_commits_the_offsets_of_the_calls_it_handled(bus_settings, st
     from confluent_kafka import Consumer, TopicPartition
     from faust.types import TP
 
-    from dispatchbus.transport import verified_end_offsets
+    from dispatchbus.runtime.driver import verified_end_offsets
 
     start_worker()
     _, calls = scenario(datetime.now(timezone.utc))
@@ -207,7 +207,7 @@ def test_the_worker_commits_the_offsets_of_the_calls_it_handled(bus_settings, st
 
 def test_a_backlog_far_behind_is_routed_whole_with_its_outputs_held_in_bursts(start_worker, bus_settings):
     """A worker started behind a backlog holds its outputs (lock_switch.HOLD_BATCH_RECORDS); none is lost."""
-    from dispatchbus.lock_switch import HOLD_BATCH_RECORDS
+    from dispatchbus.runtime.lock_switch import HOLD_BATCH_RECORDS
 
     from ..support.samples import call
 

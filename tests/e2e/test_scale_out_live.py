@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 import pytest
 
 from dispatchbus import catalogue
-from dispatchbus.broker import free_port
-from dispatchbus.clients import EventProducer, TopicReader
+from dispatchbus.dev.embedded_broker import free_port
+from dispatchbus.kafka.clients import EventProducer, TopicReader
 from dispatchbus.contract import events as ev
-from dispatchbus.processes import WORKER_READY_LINE
+from dispatchbus.dev.processes import WORKER_READY_LINE
 
 from ..support.samples import call
 from ..support.topics import metric_value

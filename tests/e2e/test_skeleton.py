@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from dispatchbus import catalogue
-from dispatchbus.clients import EventProducer, TopicReader
+from dispatchbus.kafka.clients import EventProducer, TopicReader
 from dispatchbus.contract import events as ev
 from dispatchbus.contract.jsonlines import to_json_line
 

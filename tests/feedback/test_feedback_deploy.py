@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from dispatchbus import catalogue, deployment
+from dispatchbus import catalogue
+from dispatchbus.ops import deployment
 from dispatchbus.metrics import REGISTRY
 from dispatchbus.settings import FeedbackSettings, Settings, TopicSettings
 

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dispatchbus import catalogue
-from dispatchbus.admin import create_topics
-from dispatchbus.clients import EventProducer, TopicReader
+from dispatchbus.kafka.admin import create_topics
+from dispatchbus.kafka.clients import EventProducer, TopicReader
 from dispatchbus.contract import events as ev
 from dispatchbus.feedback import sketch
 from dispatchbus.feedback.builder import feedback_id

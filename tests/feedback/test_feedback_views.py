@@ -8,7 +8,7 @@ from rich.console import Console
 
 from dispatchbus.cli.feedback import dur, pct, show_psap
 from dispatchbus.cli.main import build_parser
-from dispatchbus.demo_view import Snapshot, render
+from dispatchbus.dev.demo_view import Snapshot, render
 from dispatchbus.feedback.digest import DigestBook
 
 from .test_digest import MIX

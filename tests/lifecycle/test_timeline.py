@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from dispatchbus.lifecycle.timeline import Timeline
 from dispatchbus.lifecycle.transitions import Context, apply
 from dispatchbus.policy.availability import AvailabilityBook
-from dispatchbus.sharing import handoff_update, handoff_withdrawal
+from dispatchbus.sharing.agencies import handoff_update, handoff_withdrawal
 from tests.support.policies import reference as load_reference_policy
 
 from .scenario import Script

@@ -8,7 +8,7 @@ import pytest
 
 from dispatchbus.policy import MODELS, PolicyError, load_policy, load_reference_policy, parse_policy
 
-REFERENCE = {model: resources.files("dispatchbus.policies").joinpath(f"{model}.yaml").read_text() for model in MODELS}
+REFERENCE = {model: resources.files("dispatchbus.policy.reference").joinpath(f"{model}.yaml").read_text() for model in MODELS}
 
 
 def write(tmp_path, text, name="x.yaml"):
@@ -37,7 +37,7 @@ def line_of(text: str, needle: str, occurrence: int = 1) -> int:
 def test_reference_files_load_and_match_their_model(model):
     policy = load_reference_policy(model)
     assert policy.model == model
-    assert policy.source == f"dispatchbus.policies/{model}.yaml"
+    assert policy.source == f"dispatchbus.policy.reference/{model}.yaml"
 
 
 def test_load_from_path(tmp_path):

@@ -18,7 +18,7 @@ from dispatchbus.contract.jsonlines import LineError, parse_line, to_json_line
 from dispatchbus.policy import AvailabilityBook, decide, load_reference_policy
 from dispatchbus.policy import offline
 from dispatchbus.policy.offline import route_bytes, route_file
-from dispatchbus.policy.synthetic import CALL_MIX, synthetic_events, synthetic_lines, write_synthetic
+from dispatchbus.dev.synthetic import CALL_MIX, synthetic_events, synthetic_lines, write_synthetic
 
 POLICY = load_reference_policy("911-led")
 

@@ -16,7 +16,7 @@ from dispatchbus.contract.jsonlines import to_json_line
 from dispatchbus.policy.engine import gate, unknown_restrictions
 from dispatchbus.policy import REASON_CODES, AvailabilityBook, decide, load_reference_policy, primary_reason_code, reroute
 from dispatchbus.policy.offline import route_bytes
-from dispatchbus.sharing import handoff_request
+from dispatchbus.sharing.agencies import handoff_request
 from tests.support.validated import assert_as_validated
 
 POLICIES = [load_reference_policy(m) for m in ("911-led", "embedded-professional", "external-hotline")]

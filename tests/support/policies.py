@@ -37,7 +37,7 @@ def policy_file(tmp_path: Path, model: str = "911-led", *, always_open: bool = T
     Without ``fresh_units`` a unit that never reported counts as available (see :func:`any_status_counts`);
     ``crt_units`` join the CRT team.
     """
-    text = (resources.files("dispatchbus.policies") / f"{model}.yaml").read_text()
+    text = (resources.files("dispatchbus.policy.reference") / f"{model}.yaml").read_text()
     if not fresh_units:
         assert UNIT_STATUS_SECTION in text
         text = text.replace(UNIT_STATUS_SECTION, "")

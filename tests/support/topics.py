@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from dispatchbus.catalogue import TopicSpec
-from dispatchbus.clients import Consumed, TopicReader
+from dispatchbus.kafka.clients import Consumed, TopicReader
 from dispatchbus.contract.events import Event
 from dispatchbus.settings import Settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.request
 from pathlib import Path
 
-from dispatchbus.processes import WORKER_READY_LINE, worker_process
+from dispatchbus.dev.processes import WORKER_READY_LINE, worker_process
 from dispatchbus.settings import Settings
 
 from .waiting import wait_for

@@ -1,1 +1,0 @@
-"""Benchmarks of the bus against raw Kafka and bare Faust pipelines."""

@@ -1,0 +1,1 @@
+"""Operations: the deployment files generated from the catalogue (``python -m dispatchbus.ops.deployment``)."""

@@ -1,0 +1,1 @@
+"""The reference routing policies, one ``<model>.yaml`` per dispatch model (package data)."""

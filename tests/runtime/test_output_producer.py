@@ -1,0 +1,271 @@
+"""The worker's outbox: records reach the broker when Faust flushes its producer, failures stop the commit."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from dispatchbus import catalogue
+from dispatchbus.app import create_app
+from dispatchbus.runtime.output_producer import DeliveryFailed, Outbox
+from tests.support.samples import call
+from tests.support.topics import TopicWatcher, read_partition
+
+
+@pytest.fixture
+def new_outbox():
+    """Builds outboxes and closes each at teardown, also when a test fails (no producer outlives the broker)."""
+    built: list[Outbox] = []
+
+    def make(config: dict, max_hold_s: float = 0.0) -> Outbox:
+        built.append(Outbox(config, max_hold_s))
+        return built[-1]
+
+    yield make
+    for outbox in built:
+        outbox.close(timeout=0)
+
+
+def test_flushing_fausts_producer_delivers_the_outbox(bus_settings, bus):
+    event = call(7)
+    topic = catalogue.CAD_CALLS.full_name(bus_settings.topics)
+    bus.outbox.produce(topic, event.call_id.encode(), bus.serde.encode(event, topic))
+    assert len(bus.outbox.producer) == 1
+
+    asyncio.run(bus.app.producer.flush())  # what Faust awaits before committing offsets
+
+    assert len(bus.outbox.producer) == 0
+    with TopicWatcher(bus_settings, catalogue.CAD_CALLS) as watcher:
+        [got] = watcher.wait(lambda e: e.event_id == event.event_id)
+    assert got == event
+    assert watcher.records[0].key == event.call_id.encode()
+
+
+def test_an_undeliverable_record_makes_the_flush_fail(bus_settings, new_outbox):
+    config = {**bus_settings.kafka.producer_config(), "message.timeout.ms": 500}
+    outbox = new_outbox(config)
+    outbox.produce(f"missing-{uuid.uuid4().hex[:8]}", b"k", b"v")
+    with pytest.raises(DeliveryFailed):
+        asyncio.run(outbox.flush())
+    asyncio.run(outbox.flush())  # a failure is reported once; the next flush has nothing left
+
+
+def _values(records: list) -> list[bytes]:
+    return [r.value() for r in records]
+
+
+def test_a_flush_waits_only_for_records_queued_before_it(bus_settings, new_outbox):
+    """Agents keep producing during Faust's pre-commit flush; it must still return, with nothing reordered."""
+    outbox = new_outbox(bus_settings.kafka.producer_config())
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+
+    async def produce_and_flush() -> tuple[int, int]:
+        outbox.produce(topic, b"k", b"0", partition=0)
+        flushing = asyncio.ensure_future(outbox.flush(timeout=20))
+        await asyncio.sleep(0)  # the flush starts: what follows is queued after it
+        n = 1
+        while not flushing.done():  # keeps records coming while the flush waits
+            if n % 2:
+                outbox.produce(topic, b"k", b"%d" % n, partition=0)
+            else:
+                await outbox.send(topic, b"k", b"%d" % n, partition=0)
+            n += 1
+            await asyncio.sleep(0.001)
+        await flushing
+        return n, len(outbox.producer)
+
+    produced, queued_after = asyncio.run(produce_and_flush())
+    assert produced > 2
+    # The record from before the flush was delivered; the ones queued during it were held, then handed over.
+    assert queued_after == produced - 1
+    asyncio.run(outbox.flush())
+    assert outbox.close() == 0
+    records = read_partition(bus_settings, topic, 0, lambda got: len(got) >= produced, what="every record")
+    assert _values(records) == [b"%d" % n for n in range(produced)]
+
+
+def test_flushes_one_after_the_other_each_wait_for_what_came_before(bus_settings, new_outbox):
+    outbox = new_outbox(bus_settings.kafka.producer_config())
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+
+    async def two_flushes() -> int:
+        outbox.produce(topic, b"k", b"a", partition=0)
+        first = asyncio.ensure_future(outbox.flush(timeout=20))
+        await asyncio.sleep(0)  # the first flush runs and holds what follows
+        outbox.produce(topic, b"k", b"b", partition=0)
+        second = asyncio.ensure_future(outbox.flush(timeout=20))
+        await asyncio.sleep(0)
+        outbox.produce(topic, b"k", b"c", partition=0)  # held by the first flush, or by the second
+        await first
+        await second
+        return len(outbox.producer)
+
+    queued = asyncio.run(two_flushes())
+    # "b" was queued before the second flush, so it was delivered; "c" too, unless the second flush held it.
+    assert queued <= 1
+    assert outbox.close() == 0
+    records = read_partition(bus_settings, topic, 0, lambda got: len(got) >= 3, what="three records")
+    assert _values(records) == [b"a", b"b", b"c"]
+
+
+def test_send_waits_for_room_in_a_full_queue(bus_settings, new_outbox):
+    config = {**bus_settings.kafka.producer_config(), "queue.buffering.max.messages": 2}
+    outbox = new_outbox(config)
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+
+    async def send_all():
+        for i in range(20):
+            await outbox.send(topic, b"k", b"%d" % i, partition=0)
+        await outbox.flush()
+
+    asyncio.run(send_all())
+    assert len(outbox.producer) == 0
+    records = read_partition(bus_settings, topic, 0, lambda got: len(got) >= 20, what="20 records")
+    assert _values(records) == [b"%d" % i for i in range(20)]
+
+
+def test_a_stopping_worker_gives_up_on_a_dead_broker_quickly(bus_settings, new_outbox, monkeypatch):
+    """The final commit's flush must not hold a stopping worker for the running-time timeout."""
+    from dispatchbus.runtime import driver
+    from dispatchbus.dev.embedded_broker import free_port
+
+    monkeypatch.setattr(driver, "SHUTDOWN_TIMEOUT_S", 0.5)
+    bus = create_app(bus_settings)
+    dead = new_outbox({**bus_settings.kafka.producer_config(), "bootstrap.servers": f"127.0.0.1:{free_port()}"})
+    bus.app.outbox = dead
+    dead.produce("anywhere", b"k", b"v")
+    bus.app._stopped.set()  # what mode's Service.stop() does before stopping the consumer and producer
+
+    async def timed_flush():
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(DeliveryFailed, match="not delivered within"):
+            await bus.app.producer.flush()
+        return loop.time() - started
+
+    waited = asyncio.run(timed_flush())
+    assert waited < driver.FLUSH_TIMEOUT_S / 4, f"waited {waited:.1f} s: the running-time timeout was used"
+    assert dead.close(timeout=0) == 1  # the record is reported as undelivered, and its input stays uncommitted
+
+
+def test_records_left_held_by_a_cancelled_flush_are_delivered_once_and_in_order_by_the_next(
+    bus_settings, new_outbox
+):
+    """A flush cancelled while it hands held records to a full queue leaves the rest for the next flush."""
+    outbox = new_outbox({**bus_settings.kafka.producer_config(), "queue.buffering.max.messages": 2})
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+    records = [(topic, b"k", b"%d" % i, 0) for i in range(10)]
+
+    async def cancel_then_flush() -> tuple[list, int]:
+        outbox._held = list(records)  # as a flush leaves them when its hand-over is cancelled
+        handing_over = asyncio.ensure_future(outbox._hand_over())
+        await asyncio.sleep(0)  # it fills the queue, then waits for room
+        handing_over.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await handing_over
+        left_held = list(outbox._held or [])
+        await outbox.flush(timeout=20)
+        return left_held, len(outbox.producer)
+
+    left_held, queued = asyncio.run(cancel_then_flush())
+    assert left_held and left_held == records[len(records) - len(left_held):]
+    assert queued == 0 and outbox._held is None
+    got = read_partition(bus_settings, topic, 0, lambda got: len(got) >= 10, what="ten records")
+    assert _values(got) == [b"%d" % i for i in range(10)]
+
+
+def test_a_dropped_outbox_and_its_producer_are_freed_without_the_garbage_collector(bus_settings):
+    """No reference cycle through the delivery callback: the producer disconnects as soon as it is dropped."""
+    import gc
+    import weakref
+
+    outbox = Outbox(bus_settings.kafka.producer_config())
+    outbox.producer.flush(0)  # the producer exists, holding the delivery callback
+    dropped = weakref.ref(outbox)
+    gc.disable()
+    try:
+        del outbox
+        assert dropped() is None
+    finally:
+        gc.enable()
+
+
+def test_records_held_while_the_worker_is_behind_reach_librdkafka_on_release_in_order(bus_settings, new_outbox):
+    outbox = new_outbox(bus_settings.kafka.producer_config(), max_hold_s=60.0)
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+
+    async def hold_then_release() -> tuple[int, int]:
+        outbox.produce(topic, b"k", b"0", partition=0)  # before the hold: handed over at once
+        outbox.hold()
+        outbox.produce(topic, b"k", b"1", partition=0)
+        await outbox.send(topic, b"k", b"2", partition=0)
+        queued_while_held = len(outbox.producer)
+        await outbox.release()
+        return queued_while_held, len(outbox.producer)
+
+    while_held, after_release = asyncio.run(hold_then_release())
+    assert while_held <= 1 and after_release >= 2  # "0" may be on its way already; "1" and "2" waited
+    assert not outbox.holding
+    assert outbox.close() == 0
+    records = read_partition(bus_settings, topic, 0, lambda got: len(got) >= 3, what="three records")
+    assert _values(records) == [b"0", b"1", b"2"]
+
+
+def test_a_hold_older_than_its_limit_passes_the_held_records_on_with_the_next_one(bus_settings, new_outbox):
+    """A large batch takes seconds; its first outputs must not wait for its end."""
+    outbox = new_outbox(bus_settings.kafka.producer_config(), max_hold_s=0.05)
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+
+    async def hold_past_the_limit() -> list[int]:
+        outbox.hold()
+        queued = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        n = 0
+        while len(outbox.producer) < 2 and loop.time() < deadline:
+            await outbox.send(topic, b"k", b"%d" % n, partition=0)
+            queued.append(len(outbox.producer))
+            n += 1
+            await asyncio.sleep(0.005)
+        await outbox.release()
+        await outbox.flush(timeout=20)
+        return queued
+
+    queued = asyncio.run(hold_past_the_limit())
+    assert queued[0] == 0, "the first record was held"
+    assert queued[-1] == len(queued), "the limit passed everything held on, in one go"
+    records = read_partition(bus_settings, topic, 0, lambda got: len(got) >= len(queued), what="every record")
+    assert _values(records) == [b"%d" % n for n in range(len(queued))]
+
+
+def test_a_flush_during_a_hold_delivers_what_was_held_and_the_hold_goes_on(bus_settings, new_outbox):
+    """At-least-once: offsets are committed after a flush, so the flush must deliver every held output."""
+    outbox = new_outbox(bus_settings.kafka.producer_config(), max_hold_s=60.0)
+    topic = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+
+    async def flush_mid_hold() -> tuple[int, int]:
+        outbox.hold()
+        outbox.produce(topic, b"k", b"a", partition=0)
+        outbox.produce(topic, b"k", b"b", partition=0)
+        await outbox.flush(timeout=20)
+        delivered = len(outbox.producer)
+        outbox.produce(topic, b"k", b"c", partition=0)
+        still_held = len(outbox.producer) == 0 and outbox.holding
+        return delivered, still_held
+
+    delivered, still_held = asyncio.run(flush_mid_hold())
+    assert delivered == 0 and still_held
+    read_partition(bus_settings, topic, 0, lambda got: _values(got) == [b"a", b"b"], what="the two flushed records")
+    assert outbox.close() == 0, "closing hands the held record over too"
+    records = read_partition(bus_settings, topic, 0, lambda got: len(got) >= 3, what="three records")
+    assert _values(records) == [b"a", b"b", b"c"]
+
+
+def test_an_outbox_without_a_hold_limit_never_holds(bus_settings, new_outbox):
+    outbox = new_outbox(bus_settings.kafka.producer_config())
+    outbox.hold()
+    outbox.produce(catalogue.DEAD_LETTER.full_name(bus_settings.topics), b"k", b"v", partition=0)
+    assert not outbox.holding and len(outbox.producer) == 1
+    assert outbox.close() == 0
