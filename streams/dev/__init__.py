@@ -1,0 +1,1 @@
+"""Development-only tools: brokers, demo, synthetic data."""
