@@ -4,8 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_ARGS ?= --duration 60
+# Apache Kafka for the live tests (deploy/jvm/kafka/pom.xml; 4.x too, e.g. KAFKA_VERSION=4.1.1).
+KAFKA_VERSION ?= 3.9.1
+KAFKA_STAMP   := .run/jvm/kafka-$(KAFKA_VERSION)/.resolved
 
-.PHONY: venv test demo bench bench-broker schemas deploy-files check-generated lock clean
+.PHONY: venv kafka-jars test demo bench bench-broker schemas deploy-files check-generated lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit("dispatchbus needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
@@ -17,9 +20,17 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP)
 
-## Run the whole test suite (starts its own embedded broker).
-test: venv
-	$(BIN)/python -m pytest
+# Resolved once with Maven into .run/jvm/kafka-<version>/lib; the stamp says it is done.
+$(KAFKA_STAMP): deploy/jvm/kafka/pom.xml | $(STAMP)
+	$(BIN)/python -m dispatchbus.dev.kafka_broker resolve --version $(KAFKA_VERSION)
+
+## Resolve Apache Kafka's jars (once).
+kafka-jars: $(KAFKA_STAMP)
+
+## Run the whole test suite on Apache Kafka, then the live tests on the embedded broker (each leg starts its broker).
+test: venv kafka-jars
+	$(BIN)/python -m pytest --engine kafka --kafka-version $(KAFKA_VERSION)
+	$(BIN)/python -m pytest --engine tansu -m broker
 
 ## Run the bus with simulated agencies on the embedded broker.
 demo: venv

@@ -84,10 +84,11 @@ class KafkaSettings(BaseModel):
         return None
 
     def producer_config(self) -> dict[str, Any]:
-        """librdkafka producer config: idempotent, all replicas acknowledge."""
+        """librdkafka producer config: idempotent, all replicas acknowledge, never auto-creates a topic."""
         return {
             **self.common_config(),
             "enable.idempotence": True,
+            "allow.auto.create.topics": False,  # librdkafka's producers default to asking for it
             # The Java client's partitioner (also aiokafka's, so Faust's): a call's events
             # land on the same partition number whoever produced them.
             "partitioner": "murmur2_random",

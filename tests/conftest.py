@@ -1,7 +1,13 @@
-"""Shared fixtures: one embedded broker per test session, unique topic prefixes per test."""
+"""Shared fixtures: one broker per test session, unique topic prefixes per test.
+
+The session's broker is Apache Kafka unless ``--engine tansu`` (or ``DISPATCHBUS_TEST_ENGINE=tansu``)
+asks for the embedded broker. Apache Kafka's jars are resolved with Maven the first time
+(``make kafka-jars``). Every test that uses the broker carries the ``broker`` marker.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -11,6 +17,8 @@ import pytest
 
 from dispatchbus.kafka.admin import create_topics
 from dispatchbus.dev.embedded_broker import EmbeddedBroker, isolated_settings
+from dispatchbus.dev.engines import ENGINES, dev_broker
+from dispatchbus.dev.kafka_broker import DEFAULT_KAFKA_VERSION, KafkaBroker
 from dispatchbus.settings import Settings
 
 from .support.worker import WorkerProcess
@@ -24,18 +32,57 @@ def restore_switch_interval() -> Iterator[None]:
     sys.setswitchinterval(before)
 
 
+TEST_ENGINE_ENV = "DISPATCHBUS_TEST_ENGINE"
+TEST_KAFKA_VERSION_ENV = "DISPATCHBUS_TEST_KAFKA_VERSION"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engine", choices=ENGINES, default=os.environ.get(TEST_ENGINE_ENV) or "kafka",
+        help=f"the session broker: Apache Kafka (default) or the embedded tansu broker (env {TEST_ENGINE_ENV})",
+    )
+    parser.addoption(
+        "--kafka-version", default=os.environ.get(TEST_KAFKA_VERSION_ENV) or DEFAULT_KAFKA_VERSION,
+        help=f"Apache Kafka's version for --engine kafka (env {TEST_KAFKA_VERSION_ENV}; default {DEFAULT_KAFKA_VERSION})",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the session broker is a ``broker`` test (``-m broker`` selects them all)."""
+    for item in items:
+        if "broker" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("broker"):
+            item.add_marker(pytest.mark.broker)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    engine = config.getoption("engine")
+    return f"dispatchbus broker engine: {engine}" + (
+        f" {config.getoption('kafka_version')}" if engine == "kafka" else ""
+    )
+
+
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    """The embedded Kafka-protocol broker, started once per test session."""
-    log = tmp_path_factory.mktemp("broker") / "broker.log"
-    with EmbeddedBroker(log_file=log) as running:
+def broker_engine(request: pytest.FixtureRequest) -> str:
+    """The session's engine ("kafka" or "tansu"), for tests that start a broker of their own (the demo)."""
+    return request.config.getoption("engine")
+
+
+@pytest.fixture(scope="session")
+def broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[EmbeddedBroker | KafkaBroker]:
+    """The session's broker (``--engine``), started once per test session and stopped at its end."""
+    engine, version = request.config.getoption("engine"), request.config.getoption("kafka_version")
+    with dev_broker(engine, tmp_path_factory.mktemp("broker"), kafka_version=version) as running:
         yield running
 
 
 @pytest.fixture
-def bus_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+def bus_settings(broker: EmbeddedBroker | KafkaBroker, tmp_path: Path) -> Settings:
     """Settings with a unique topic prefix; the catalogue's topics already exist."""
-    settings = isolated_settings(broker.bootstrap_servers, tmp_path, f"t{uuid.uuid4().hex[:10]}")
+    settings = isolated_settings(
+        broker.bootstrap_servers, tmp_path, f"t{uuid.uuid4().hex[:10]}", broker.client_tuning
+    )
     create_topics(settings)
     return settings
 

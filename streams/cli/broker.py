@@ -1,4 +1,4 @@
-"""`dispatchbus broker`: run the embedded Kafka-protocol broker until Ctrl-C."""
+"""`dispatchbus broker`: run a development broker until Ctrl-C (the embedded tansu broker, or Apache Kafka)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,22 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from ..kafka.admin import create_topics
-from ..dev.embedded_broker import EMBEDDED_KAFKA_TUNING, BrokerError, EmbeddedBroker, embedded_kafka
-from ..settings import Settings
+from ..dev.embedded_broker import BrokerError
+from ..settings import KafkaSettings, Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("broker", help="run the embedded broker (development and tests only)")
+    from ..dev.engines import DEFAULT_ENGINE, ENGINES
+    from ..dev.kafka_broker import DEFAULT_KAFKA_VERSION
+
+    p = sub.add_parser("broker", help="run a development broker: embedded tansu or Apache Kafka (not for production)")
+    p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
+                   help=f"tansu: embedded, in memory; kafka: Apache Kafka KRaft from Maven's jars (default: {DEFAULT_ENGINE})")
+    p.add_argument("--kafka-version", default=DEFAULT_KAFKA_VERSION, help=f"with --engine kafka (default: {DEFAULT_KAFKA_VERSION})")
+    p.add_argument("--run-dir", default=".run/broker", help="its log, and Apache Kafka's data (formatted afresh)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=None, help="default: a free port")
     p.add_argument("--create-topics", action="store_true", help="create the catalogue's topics once ready")
@@ -22,24 +30,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    broker = EmbeddedBroker(args.host, args.port)
+    from ..dev.engines import dev_broker
+
+    broker = dev_broker(args.engine, Path(args.run_dir), host=args.host, port=args.port,
+                        kafka_version=args.kafka_version)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
+        if args.engine == "kafka":
+            print(f"starting Apache Kafka {args.kafka_version} (data in {broker.run_dir}) …", flush=True)
         broker.start()
     except BrokerError as exc:
         print(f"dispatchbus broker: {exc}", file=sys.stderr)
         return 1
     try:
+        kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, **broker.client_tuning)
         if args.create_topics:
-            settings = Settings()
-            settings.kafka.bootstrap_servers = broker.bootstrap_servers
+            settings = Settings(kafka=kafka)
             if args.topic_prefix is not None:
                 settings.topics.prefix = args.topic_prefix
             create_topics(settings)
-        print(f"embedded broker listening on {broker.bootstrap_servers}", flush=True)
-        env = Settings(kafka=embedded_kafka(broker.bootstrap_servers)).to_env()
-        wanted = ["BOOTSTRAP_SERVERS", *(k.upper() for k in EMBEDDED_KAFKA_TUNING)]
+        what = "Apache Kafka" if args.engine == "kafka" else "embedded broker"
+        print(f"{what} listening on {broker.bootstrap_servers} (log: {broker.log_file})", flush=True)
+        env = Settings(kafka=kafka).to_env()
+        wanted = ["BOOTSTRAP_SERVERS", *(k.upper() for k in broker.client_tuning)]
         print("export " + " ".join(f"DISPATCHBUS_KAFKA__{k}={env['DISPATCHBUS_KAFKA__' + k]}" for k in wanted),
               flush=True)
         while not stop.wait(0.5):

@@ -10,6 +10,8 @@ from .common import add_connection_args, settings_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..dev.engines import DEFAULT_ENGINE, ENGINES
+
     p = sub.add_parser("demo", help="run broker, worker and simulated agencies and show calls moving")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
     p.add_argument(
@@ -17,7 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="reference routing policy to run (default: external-hotline)",
     )
     p.add_argument("--sim-config", default=None, help="simulator config YAML (default: the packaged demo.yaml)")
-    p.add_argument("--run-dir", default=".run/demo", help="where logs go")
+    p.add_argument("--run-dir", default=".run/demo", help="where logs go (and Apache Kafka's data)")
+    p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
+                   help="the development broker to start unless --bootstrap names one: tansu (embedded, "
+                   "default) or kafka (Apache Kafka KRaft from Maven's jars)")
+    p.add_argument("--kafka-version", default=None, help="with --engine kafka (default: docker-compose.yml's)")
     add_connection_args(p)
     p.set_defaults(func=run)
 
@@ -33,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
             duration=args.duration,
             model=args.model,
             sim_config=args.sim_config,
-            embedded=args.bootstrap is None,
+            engine=args.engine if args.bootstrap is None else None,
             run_dir=Path(args.run_dir),
+            kafka_version=args.kafka_version,
         )
     except (DemoError, BrokerError) as exc:
         print(f"dispatchbus demo: {exc}", file=sys.stderr)

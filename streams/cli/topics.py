@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..kafka.admin import create_topics, describe_topics
 from ..catalogue import topics_for
@@ -28,15 +29,24 @@ def run(args: argparse.Namespace) -> int:
         for name in created:
             print(f"created {name}")
         print(f"{len(created)} created, {len(specs) - len(created)} already present")
-        return 0
-    missing = 0
+        differing = [state for state in describe_topics(settings) if state.differences]
+        for state in differing:  # existing topics are never changed: say what differs, and fail
+            print(f"DIFFERS {state.name}: {'; '.join(state.differences)}", file=sys.stderr)
+        if differing:
+            print(f"{len(differing)} topic(s) differ from the catalogue", file=sys.stderr)
+        return 1 if differing else 0
+    differing = 0
     for state in describe_topics(settings):
         spec = state.spec
         have = "missing" if state.partitions is None else f"{state.partitions} partitions"
-        missing += state.partitions is None
+        differing += bool(state.differences)
         flags = " RESTRICTED" if spec.restricted else ""
         print(f"{state.name}  ({have}; catalogue {spec.partition_count(settings.topics)}){flags}")
+        if state.differences and state.partitions is not None:
+            print(f"    DIFFERS: {'; '.join(state.differences)}")
         print(f"    key: {spec.key}; values: {', '.join(spec.value_type_names)}")
         print(f"    producers: {', '.join(spec.producers)}; consumers: {', '.join(spec.consumers)}")
         print(f"    {spec.description}")
-    return 1 if missing else 0
+    if differing:
+        print(f"{differing} topic(s) missing or different from the catalogue", file=sys.stderr)
+    return 1 if differing else 0

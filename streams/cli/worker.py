@@ -16,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..kafka.admin import TopicLayoutError
     from ..worker import run_worker
 
     settings = settings_from_args(args)
@@ -23,4 +26,8 @@ def run(args: argparse.Namespace) -> int:
         settings.worker.web_port = args.web_port
     if args.policy:
         settings.worker.policy_file = args.policy
-    return run_worker(settings)
+    try:
+        return run_worker(settings)
+    except TopicLayoutError as exc:
+        print(f"dispatchbus worker: refusing to start: {exc}", file=sys.stderr)
+        return 2

@@ -1,4 +1,4 @@
-"""`make demo`: embedded broker, the bus worker and simulated agencies, shown live."""
+"""`make demo`: a development broker (embedded tansu, or Apache Kafka), the bus worker and simulated agencies, shown live."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 
 from ..kafka.admin import create_topics
-from .embedded_broker import EMBEDDED_KAFKA_TUNING, EmbeddedBroker, free_port
+from .embedded_broker import free_port
 from .demo_view import Snapshot, fetch, render, summary_line
 from .processes import WORKER_READY_LINE, worker_process
 from ..settings import Settings
@@ -37,11 +37,15 @@ def run_demo(
     duration: float | None,
     model: str,
     sim_config: str | None,
-    embedded: bool,
+    engine: str | None,
     run_dir: Path,
+    kafka_version: str | None = None,
     console: Console | None = None,
 ) -> int:
-    """Run everything until ``duration`` seconds pass or Ctrl-C; always stops what it started."""
+    """Run everything until ``duration`` seconds pass or Ctrl-C; always stops what it started.
+
+    ``engine``: the development broker to start ("tansu" or "kafka"); None uses the settings' brokers.
+    """
     from ..connectors.simulators import load_config, start_simulators, stop_simulators
 
     console = console or Console()
@@ -54,12 +58,14 @@ def run_demo(
     with ExitStack() as stack:
         for sig, handler in previous.items():
             stack.callback(signal.signal, sig, handler)
-        if embedded:
-            broker = EmbeddedBroker(log_file=run_dir / "broker.log")
-            console.print("starting the embedded broker …")
+        if engine is not None:
+            from .engines import dev_broker
+
+            broker = dev_broker(engine, run_dir, **({"kafka_version": kafka_version} if kafka_version else {}))
+            console.print("starting Apache Kafka …" if engine == "kafka" else "starting the embedded broker …")
             stack.enter_context(broker)
             settings.kafka = settings.kafka.model_copy(
-                update={"bootstrap_servers": broker.bootstrap_servers, **EMBEDDED_KAFKA_TUNING}
+                update={"bootstrap_servers": broker.bootstrap_servers, **broker.client_tuning}
             )
         settings.worker.clock = "event-time"  # the simulators' clock runs faster than real time
         settings.worker.policy_model = model  # type: ignore[assignment]

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..settings import KafkaSettings, Settings, TopicSettings, WorkerSettings
@@ -34,10 +35,17 @@ def embedded_kafka(bootstrap_servers: str, **overrides: object) -> KafkaSettings
     return KafkaSettings(bootstrap_servers=bootstrap_servers, **{**EMBEDDED_KAFKA_TUNING, **overrides})
 
 
-def isolated_settings(bootstrap_servers: str, data_dir: Path, name: str) -> Settings:
-    """Settings for one isolated run on the embedded broker: topics prefixed ``<name>.``, own app id and port."""
+def isolated_settings(
+    bootstrap_servers: str, data_dir: Path, name: str, tuning: Mapping[str, object] | None = None
+) -> Settings:
+    """Settings for one isolated run: topics prefixed ``<name>.``, own app id and port.
+
+    ``tuning``: the broker's client tuning (``client_tuning`` of the broker object); by default the
+    embedded broker's.
+    """
+    tuning = EMBEDDED_KAFKA_TUNING if tuning is None else tuning
     return Settings(
-        kafka=embedded_kafka(bootstrap_servers, client_id=name),
+        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, **{**tuning, "client_id": name}),
         topics=TopicSettings(prefix=f"{name}."),
         worker=WorkerSettings(app_id=name, web_port=free_port(), data_dir=data_dir / "worker", log_level="info"),
     )
@@ -74,8 +82,45 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
+def wait_until_answering(
+    proc: subprocess.Popen[bytes], host: str, port: int, timeout: float, what: str = "the broker"
+) -> None:
+    """Wait until the broker ``proc`` listens on ``host:port`` and answers a metadata request naming a broker.
+
+    An open port is not enough: Apache Kafka accepts connections before it serves requests. Raises
+    :class:`BrokerError` when ``proc`` exits first or ``timeout`` seconds pass.
+    """
+    from confluent_kafka.admin import AdminClient
+
+    bootstrap = f"{host}:{port}"
+    deadline = time.monotonic() + timeout
+    while not _port_open(host, port):
+        if proc.poll() is not None:
+            raise BrokerError(f"{what} exited with code {proc.returncode} before listening")
+        if time.monotonic() > deadline:
+            raise BrokerError(f"{what} did not listen on {bootstrap} within {timeout}s")
+        time.sleep(0.05)
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})  # refused connects are expected
+    while True:
+        if proc.poll() is not None:
+            raise BrokerError(f"{what} exited with code {proc.returncode} before answering metadata requests")
+        try:
+            if admin.list_topics(timeout=max(0.5, min(2.0, deadline - time.monotonic()))).brokers:
+                return
+            problem: object = "the metadata named no broker"
+        except Exception as exc:
+            problem = exc
+        if time.monotonic() > deadline:
+            raise BrokerError(f"{what} did not answer metadata requests within {timeout}s: {problem}")
+        time.sleep(0.1)
+
+
 class EmbeddedBroker:
     """A tansu broker on a loopback port; use as a context manager or call start()/stop()."""
+
+    engine = "tansu"
+    client_tuning: Mapping[str, object] = EMBEDDED_KAFKA_TUNING
+    """KafkaSettings every client of this broker needs."""
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None, log_file: Path | None = None) -> None:
         self.host = host
@@ -113,32 +158,12 @@ class EmbeddedBroker:
         except OSError as exc:
             raise BrokerError(f"cannot run the broker binary {binary}: {exc}") from exc
         try:
-            self._wait_ready(timeout)
+            wait_until_answering(self._proc, self.host, self.port, timeout, "the embedded broker")
         except BaseException:
             self.stop()
             raise
         log.info("embedded broker ready on %s (pid %s)", self.bootstrap_servers, self._proc.pid)
         return self
-
-    def _wait_ready(self, timeout: float) -> None:
-        from confluent_kafka.admin import AdminClient
-
-        deadline = time.monotonic() + timeout
-        while not _port_open(self.host, self.port):
-            if self._proc and self._proc.poll() is not None:
-                raise BrokerError(f"the broker exited with code {self._proc.returncode} before listening")
-            if time.monotonic() > deadline:
-                raise BrokerError(f"the broker did not listen on {self.bootstrap_servers} within {timeout}s")
-            time.sleep(0.05)
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
-        while True:
-            try:
-                admin.list_topics(timeout=2)
-                return
-            except Exception as exc:
-                if time.monotonic() > deadline:
-                    raise BrokerError(f"the broker did not answer metadata requests: {exc}") from exc
-                time.sleep(0.1)
 
     @property
     def running(self) -> bool:

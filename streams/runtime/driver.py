@@ -33,6 +33,13 @@ behaves as Faust's aiokafka driver with a 500 ms fetch wait.
   while a batch of at least ``lock_switch.HOLD_BATCH_RECORDS`` is handled it has the
   outbox hold the worker's outputs, to hand them over in bursts
   (``Settings.worker.busy_output_hold_s``).
+* aiokafka's metadata requests ask the broker to auto-create every topic
+  they name (``allow_auto_topic_creation`` is always true, and aiokafka 0.14
+  has no setting for it): importing this module makes them ask for none, so
+  a client never creates a topic with the broker's default layout even on a
+  broker that allows it (:class:`NoAutoCreateMetadataRequest`). Faust still
+  declares its own internal topics (changelogs, re-keying) explicitly, with
+  the catalogue's partition count.
 * Records of topics registered with :meth:`App.deliver_directly` skip Faust's
   conductor, channel and stream: the fetch loop hands each one to its handler
   and acknowledges it once handled (see ``Consumer._drain_messages``).
@@ -49,7 +56,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiokafka
+import aiokafka.admin.client
+import aiokafka.client
 import faust
+from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.errors import IllegalStateError
 from faust.exceptions import ConsumerNotStarted
 from faust.transport.consumer import CONSUMER_FETCHING, ensure_TP
@@ -64,6 +74,18 @@ from .output_producer import FLUSH_TIMEOUT_S, SHUTDOWN_TIMEOUT_S, Outbox
 from ..settings import Settings
 
 DEFAULT_FETCH_MAX_WAIT_MS = 500
+
+
+class NoAutoCreateMetadataRequest(MetadataRequest):
+    """aiokafka's metadata request, never asking the broker to create the topics it names."""
+
+    def __init__(self, topics: list[str] | None = None, allow_auto_topic_creation: bool | None = False) -> None:
+        super().__init__(topics, allow_auto_topic_creation=bool(allow_auto_topic_creation))
+
+
+# aiokafka's client and admin client build their metadata requests from these module names.
+aiokafka.client.MetadataRequest = NoAutoCreateMetadataRequest  # type: ignore[misc]
+aiokafka.admin.client.MetadataRequest = NoAutoCreateMetadataRequest  # type: ignore[misc]
 
 SEEK_TIMEOUT_S = 30.0
 """Longest the app's thread waits for the consumer's thread to carry out a seek."""

@@ -48,18 +48,19 @@ def wait_until_gone(run_dir: Path, timeout: float) -> None:
         raise AssertionError(f"still running {timeout:g} s after the demo ended: {left}") from None
 
 
-def start_demo(run_dir: Path, *args: str) -> subprocess.Popen:
+def start_demo(run_dir: Path, engine: str, *args: str) -> subprocess.Popen:
+    """`dispatchbus demo` on a broker of the session's engine, started by the demo itself."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCHBUS_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "dispatchbus.cli.main", "demo", "--run-dir", str(run_dir), *args],
+        [sys.executable, "-m", "dispatchbus.cli.main", "demo", "--run-dir", str(run_dir), "--engine", engine, *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
     )
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find child processes")
-def test_demo_runs_for_its_duration_and_stops_everything(tmp_path):
+def test_demo_runs_for_its_duration_and_stops_everything(tmp_path, broker_engine):
     run_dir = tmp_path / "demo"
-    demo = start_demo(run_dir, "--duration", "20")
+    demo = start_demo(run_dir, broker_engine, "--duration", "20")
     try:
         out, _ = demo.communicate(timeout=240)
     finally:
@@ -72,9 +73,9 @@ def test_demo_runs_for_its_duration_and_stops_everything(tmp_path):
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find child processes")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_a_killed_demo_leaves_no_broker_or_worker(tmp_path, sig):
+def test_a_killed_demo_leaves_no_broker_or_worker(tmp_path, sig, broker_engine):
     run_dir = tmp_path / "demo"
-    demo = start_demo(run_dir)
+    demo = start_demo(run_dir, broker_engine)
     try:
         # the demo itself, the broker (its log) and the worker
         wait_for(lambda: (run_dir / "worker.log").exists() and len(processes_using(run_dir)) >= 3,
