@@ -179,6 +179,11 @@ class PacedSend:
             raise self._failure[0]
 
 
+COLLECT_BATCH = 100
+"""Records taken per consume call; they share one arrival time. Small against every drain, so a drain
+always spans several batches: the smoke run's 300 records arriving in one batch gave a span of 0 and an
+infinite rate (a worker / bare-Faust ratio of 0)."""
+
 WINDOW_OPENS_AFTER_S = 0.02
 """Longer than one burst of outputs takes to arrive, short against a drain (seconds)."""
 
@@ -262,7 +267,7 @@ class Collector:
                 break
             # consume() waits for all num_messages or the timeout: wait for one record only.
             head = poll(0.05)
-            batch = [head, *consume(num_messages=1999, timeout=0)] if head is not None else []
+            batch = [head, *consume(num_messages=COLLECT_BATCH - 1, timeout=0)] if head is not None else []
             now = time.perf_counter()
             if not batch and alive is not None:
                 alive()  # type: ignore[operator]
