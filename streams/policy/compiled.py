@@ -130,10 +130,6 @@ class CompiledPolicy:
     unit_max_age_ms: int | None = None
     """A unit whose last status is older than this counts as unavailable (None: any age counts)."""
     clock: ClockRules = ClockRules()
-    gate_by_call_type: Mapping[str, tuple[int, GateRule]] = field(default_factory=dict, compare=False, repr=False)
-    """The first gate rule (rank, rule) listing each call type."""
-    gate_by_flag: tuple[tuple[int, str, GateRule], ...] = field(default=(), compare=False, repr=False)
-    """(rank, screening flag, rule) for every screening condition, in gate order."""
     source: str = field(default="<policy>", compare=False)
 
     @property
@@ -194,11 +190,6 @@ def compile_policy(spec: PolicySpec, *, source: str = "<policy>") -> CompiledPol
         for team in spec.teams
     )
     eligible = frozenset().union(*(team.call_types for team in teams))
-    gate_by_call_type: dict[str, tuple[int, GateRule]] = {}
-    for rank, rule in enumerate(gate):
-        for call_type in rule.call_types:
-            gate_by_call_type.setdefault(call_type, (rank, rule))
-    gate_by_flag = tuple((rank, flag, rule) for rank, rule in enumerate(gate) for flag in rule.screening)
     by_type = {
         call_type: tuple(team for team in teams if call_type in team.call_types)
         for call_type in sorted(eligible)
@@ -247,7 +238,5 @@ def compile_policy(spec: PolicySpec, *, source: str = "<policy>") -> CompiledPol
         low_risk=frozenset(spec.low_risk_call_types),
         unit_max_age_ms=round(spec.unit_status.max_age_s * 1000) if spec.unit_status else None,
         clock=ClockRules(spec.clock.max_future_skew_s, spec.clock.max_call_age_s),
-        gate_by_call_type=MappingProxyType(gate_by_call_type),
-        gate_by_flag=gate_by_flag,
         source=source,
     )
