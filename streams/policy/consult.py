@@ -9,7 +9,7 @@ from dispatchbus.contract.events import CallReceived, RoutingDecision
 
 from . import reasons as rc
 from .compiled import CompiledPolicy
-from .engine import UnitStatusLookup, Verdict, _decision, evaluate
+from .engine import UnitStatusLookup, Verdict, evaluate, new_decision
 
 _WHO = {"embedded_professional": "the clinician", "external_hotline": "the hotline"}
 
@@ -54,14 +54,6 @@ def consult_decision(
         verdict = Verdict(inner.target, inner.team, (first, *inner.reasons), inner.fallback, inner.eligible)
     else:
         raise ValueError(f"consult result {result!r} needs no new decision")
-    return _decision(
-        policy,
-        call,
-        verdict,
-        list(verdict.reasons),
-        fallback=verdict.fallback,
-        sequence=previous.sequence + 1,
-        supersedes=previous.event_id,
-        trigger_event_id=trigger_event_id,
-        decided_at=trigger_time,
+    return new_decision(
+        policy, call, verdict, previous=previous, trigger_event_id=trigger_event_id, trigger_time=trigger_time
     )

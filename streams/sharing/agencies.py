@@ -101,7 +101,7 @@ def handoff_withdrawal(
     decision_id: uuid.UUID | None,
 ) -> HandoffWithdrawn:
     """The stand-down for an agency's handoff, with the caution flags it may see."""
-    flags = caution_flags(call.screening) if "caution_flags" in SHARED_FIELDS[agency] else []
+    flags = list(shared_view(call, agency)[2])
     return HandoffWithdrawn(
         event_id=uuid5(_HANDOFF_NAMESPACE, f"{trigger}:withdraw:{handoff}"),
         correlation_id=call.call_id,
