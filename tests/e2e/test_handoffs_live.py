@@ -225,6 +225,10 @@ def test_an_ended_call_leaves_the_calls_table_after_its_retention(bus_settings, 
     wait_for(lambda: metric_value(worker.metrics_text(), "dispatchbus_calls_held") == 2, what="2 calls held")
     send(bus_settings, catalogue.CAD_CALLS, ev.CallClosed(event_id=uuid.uuid4(), call_id="E1",
                                                           closed_at=now, disposition="gone_on_arrival"))
+    # a reply for a call the bus never received: an orphan timeline, which expires too (counted when deleted)
+    send(bus_settings, catalogue.HANDOFF_REPLIES, ev.HandoffAccepted(
+        event_id=uuid.uuid4(), call_id="ORPHAN1", handoff_id=uuid.uuid4(), agency="community_responder",
+        accepted_at=now))
 
     def gone(call_id):
         try:
@@ -234,8 +238,10 @@ def test_an_ended_call_leaves_the_calls_table_after_its_retention(bus_settings, 
         return False
 
     wait_for(lambda: gone("E1"), timeout=30, what="the ended call to expire")
+    wait_for(lambda: metric_value(worker.metrics_text(), "dispatchbus_calls_expired_total") == 2, timeout=30,
+             what="the orphan held, then expired")
+    assert gone("ORPHAN1")
     assert worker_json(worker, "/calls/E2")["status"] == "waiting"  # not ended: kept
-    assert metric_value(worker.metrics_text(), "dispatchbus_calls_expired_total") == 1
     wait_for(lambda: metric_value(worker.metrics_text(), "dispatchbus_calls_held") == 1, what="1 call held")
 
     # the deletion is in the changelog, so a restarted worker does not bring the call back
