@@ -1,4 +1,4 @@
-"""`dispatchbus route`: route calls from JSON lines offline, one RoutingDecision line per call."""
+"""`dispatchbus route`: route calls from JSON lines offline: each call's decisions, first and after new facts."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "route",
         help="route calls from JSON lines offline",
         description=(
-            "Read CallReceived and UnitStatus events as JSON lines and write one RoutingDecision "
-            "line per call to stdout, in input order. Unit statuses count by event time, wherever "
-            "they appear in the input; other event types are ignored. Bad lines are reported on "
-            "stderr (file:line: field: message) and skipped; the exit code is then 1."
+            "Read CallReceived, CallUpdated and UnitStatus events as JSON lines and write each call's "
+            "RoutingDecision lines to stdout, in input order: its first decision, then those its later "
+            "updates cause (new facts run the safety gate again, as in the live worker). Unit statuses "
+            "count by event time, wherever they appear in the input; other event types are ignored. "
+            "Bad lines are reported on stderr (file:line: field: message) and skipped; the exit code is then 1."
         ),
     )
     which = parser.add_mutually_exclusive_group(required=True)
@@ -50,10 +51,13 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     stdout, stderr = sys.stdout, sys.stderr
+    from dispatchbus.lifecycle.transitions import decision_chain
+
     options = {
         "write": stdout.write,
         "report": lambda err: print(err, file=stderr),
         "jobs": max(1, getattr(args, "jobs", 1)),
+        "follow": decision_chain(policy),
     }
     started = time.perf_counter()
     if args.input == "-":
@@ -75,10 +79,11 @@ def run(args: argparse.Namespace) -> int:
     if stats.bad_lines:
         print(f"route: {stats.bad_lines} bad line(s) in {source}", file=stderr)
     if getattr(args, "stats", False):
-        events = stats.calls + stats.statuses
+        events = stats.calls + stats.statuses + stats.updates
         rate = events / elapsed if elapsed > 0 else float("inf")
         print(
-            f"route: {stats.calls} calls, {stats.statuses} unit statuses, policy {policy.label()}, "
+            f"route: {stats.calls} calls, {stats.statuses} unit statuses, {stats.updates} call updates, "
+            f"policy {policy.label()}, "
             f"{elapsed:.2f} s, {rate:,.0f} events/s, peak RSS {peak_rss_mib():.0f} MiB",
             file=stderr,
         )

@@ -578,6 +578,28 @@ def apply(timeline: Timeline | None, event: ev.Event, ctx: Context) -> tuple[Tim
     return tl, fx
 
 
+def decision_chain(
+    policy: CompiledPolicy,
+) -> Callable[[ev.CallReceived, list[ev.CallUpdated], UnitStatusLookup], list[ev.RoutingDecision]]:
+    """Every decision a call gets from its own event and the updates that follow, in event-time mode.
+
+    The offline router (``dispatchbus route``) uses it for calls with new facts
+    in its input, so it makes the decisions the live worker makes of the same
+    events.
+    """
+
+    def chain(call: ev.CallReceived, updates: list[ev.CallUpdated], units: UnitStatusLookup) -> list[ev.RoutingDecision]:
+        ctx = Context(policy, units)
+        tl, fx = apply(None, call, ctx)
+        decisions = list(fx.decisions)
+        for update in updates:
+            tl, fx = apply(tl, update, ctx)
+            decisions += fx.decisions
+        return decisions
+
+    return chain
+
+
 def orphan_age(tl: Timeline, now: datetime) -> timedelta | None:
     """How long a timeline without its call has existed by its first event's time (None: it has its call)."""
     if tl.call is not None or not tl.hops:

@@ -28,8 +28,8 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_core import from_json
 
-from dispatchbus.contract.events import CallReceived, UnitStatus
-from dispatchbus.contract.jsonlines import LineError, describe_validation_error, parse_event, parse_line
+from dispatchbus.contract.events import CallReceived, CallUpdated, RoutingDecision, UnitStatus
+from dispatchbus.contract.jsonlines import LineError, describe_validation_error, parse_event, parse_line, to_json_line
 
 from .availability import AvailabilityBook
 from .compiled import CompiledPolicy
@@ -44,6 +44,11 @@ PARALLEL_MIN_BYTES = 1 << 24
 """Below this much input (about 35 000 calls), worker processes cost more than they save."""
 
 
+Follow = Callable[[CallReceived, list[CallUpdated], AvailabilityBook], list[RoutingDecision]]
+"""Every decision a call gets from its own event and the updates after it, given the unit statuses
+(the lifecycle's pure transitions: :func:`dispatchbus.lifecycle.transitions.decision_chain`)."""
+
+
 @dataclass
 class RouteStats:
     """What an offline run saw."""
@@ -51,6 +56,7 @@ class RouteStats:
     lines: int = 0
     calls: int = 0
     statuses: int = 0
+    updates: int = 0
     bad_lines: int = 0
     ignored: Counter[str] = field(default_factory=Counter)
 
@@ -135,15 +141,15 @@ class _Scan:
     """What the first pass found in one span of the input."""
 
     lines: int
-    statuses: list[tuple[int, bytes]]  # (line within the span, from 1; the line) of every possible status
+    statuses: list[tuple[int, bytes]]  # (line within the span, from 1; the line) of every possible status or update
 
 
-_STATUS_MARKS = (b"UnitStatus", b"\\u")
-"""Bytes found in every unit status line: its type, or an escape that may spell it."""
+_STATUS_MARKS = (b"UnitStatus", b"CallUpdated", b"\\u")
+"""Bytes found in every unit status or call update line: its type, or an escape that may spell it."""
 
 
 def scan_span(data: bytes) -> _Scan:
-    """Count the lines of ``data`` and pick out those that may be unit statuses.
+    """Count the lines of ``data`` and pick out those that may be unit statuses or call updates.
 
     Only those lines are decoded later; the rest is searched and counted at C
     speed, not walked line by line.
@@ -198,13 +204,24 @@ class _Router:
         source: str,
         read_range: Callable[[int, int], bytes],
         done: dict[int, LineError | None],
+        updates: dict[str, list[tuple[int, CallUpdated]]] | None = None,
+        follow: Follow | None = None,
     ) -> None:
         self.policy = policy
         self.book = book
         self.source = source
         self.read_range = read_range
-        self.done = done  # line → None (a status already applied) or its error
+        self.done = done  # line → None (a status or update already taken) or its error
+        self.updates = updates or {}  # call_id → (line, update) in input order
+        self.follow = follow
         self.formatter = DecisionFormatter(policy)
+
+    def _chain(self, call: CallReceived, number: int) -> list[str] | None:
+        """The decision lines of a call with updates after it in the input; None: it has none."""
+        later = [update for line, update in self.updates.get(call.call_id, ()) if line > number]
+        if not later or self.follow is None:
+            return None
+        return [to_json_line(decision) for decision in self.follow(call, later, self.book)]
 
     def _lines(self, chunk: _Chunk, errors: list[LineError]) -> list[str | None]:
         data = self.read_range(chunk.start, chunk.end)
@@ -223,13 +240,14 @@ class _Router:
         return lines
 
     def route_chunk(self, chunk: _Chunk) -> _ChunkResult:
-        policy, book, source, done = self.policy, self.book, self.source, self.done
+        policy, book, source, done, updates = self.policy, self.book, self.source, self.done, self.updates
         line_of = self.formatter.line
         loads = from_json
         validate = CallReceived.__pydantic_validator__.validate_python
         out: list[str] = []
         errors: list[LineError] = []
         ignored: Counter[str] = Counter()
+        chained = 0  # calls with more than their first decision line
         for number, text in enumerate(self._lines(chunk, errors), start=chunk.first_line):
             if number in done:
                 if done[number] is not None:
@@ -248,6 +266,11 @@ class _Router:
                     errors.append(err)
                     continue
                 if isinstance(event, CallReceived):  # not expected: parse_line validates through the fast parser
+                    chain = self._chain(event, number) if updates else None
+                    if chain is not None:
+                        out.extend(chain)
+                        chained += len(chain) - 1
+                        continue
                     verdict = evaluate(policy, event.call_type, event.screening, event.received_at, book)
                     out.append(line_of(event, verdict))
                 else:
@@ -261,6 +284,11 @@ class _Router:
                     name, message = describe_validation_error(exc)[0]
                     errors.append(LineError(source, number, name, message))
                     continue
+                chain = self._chain(call, number) if updates else None
+                if chain is not None:  # new facts after the call: every decision of its chain
+                    out.extend(chain)
+                    chained += len(chain) - 1
+                    continue
                 out.append(line_of(call, evaluate(policy, call.call_type, call.screening, call.received_at, book), obj))
                 continue
             try:
@@ -269,7 +297,7 @@ class _Router:
                 errors.append(err)
                 continue
             ignored[type(event).__name__] += 1
-        calls = len(out)
+        calls = len(out) - chained
         if out:
             out.append("")
         errors.sort(key=lambda e: e.line)
@@ -308,9 +336,16 @@ def worker_pool(jobs: int) -> multiprocessing.pool.Pool:
 
 
 def _apply_statuses(
-    scans: Iterable[_Scan], spans: list[tuple[int, int]], source: str, book: AvailabilityBook
+    scans: Iterable[_Scan],
+    spans: list[tuple[int, int]],
+    source: str,
+    book: AvailabilityBook,
+    updates: dict[str, list[tuple[int, CallUpdated]]] | None = None,
 ) -> tuple[dict[int, LineError | None], list[_Chunk], int]:
-    """Record the scanned unit statuses; return handled lines, the chunks of the input and its line count."""
+    """Record the scanned unit statuses (and, given ``updates``, collect the call updates by call).
+
+    Returns the lines handled, the chunks of the input and its line count.
+    """
     done: dict[int, LineError | None] = {}
     chunks: list[_Chunk] = []
     validate = UnitStatus.model_validate
@@ -330,6 +365,16 @@ def _apply_statuses(
                 except ValidationError as exc:
                     name, message = describe_validation_error(exc)[0]
                     done[number] = LineError(source, number, name, message)
+            elif updates is not None and type(obj) is dict and obj.get("type") == "CallUpdated":
+                del obj["type"]
+                try:
+                    update = CallUpdated.model_validate(obj)
+                except ValidationError as exc:
+                    name, message = describe_validation_error(exc)[0]
+                    done[number] = LineError(source, number, name, message)
+                    continue
+                updates.setdefault(update.call_id, []).append((number, update))
+                done[number] = None
         chunks.append(_Chunk(lines + 1, start, end))
         lines += scan.lines
     return done, chunks, lines
@@ -345,10 +390,12 @@ def _route(
     report: Callable[[LineError], object],
     jobs: int,
     chunk_bytes: int,
+    follow: Follow | None = None,
 ) -> RouteStats:
     global _worker_read, _worker_router
     stats = RouteStats()
     book = AvailabilityBook()
+    updates: dict[str, list[tuple[int, CallUpdated]]] | None = {} if follow is not None else None
     spans = _spans(size, read_range, chunk_bytes)
 
     def emit(result: _ChunkResult) -> None:
@@ -363,8 +410,8 @@ def _route(
     parallel = jobs > 1 and size >= PARALLEL_MIN_BYTES and "fork" in multiprocessing.get_all_start_methods()
     if not parallel:
         scans = (scan_span(read_range(*span)) for span in spans)
-        done, chunks, stats.lines = _apply_statuses(scans, spans, source, book)
-        router = _Router(policy, book, source, read_range, done)
+        done, chunks, stats.lines = _apply_statuses(scans, spans, source, book, updates)
+        router = _Router(policy, book, source, read_range, done, updates, follow)
         for chunk in chunks:
             emit(router.route_chunk(chunk))
     else:
@@ -372,14 +419,17 @@ def _route(
         _worker_read = read_range
         try:
             with worker_pool(jobs) as pool:
-                done, chunks, stats.lines = _apply_statuses(pool.imap(_scan_in_worker, spans), spans, source, book)
-            _worker_router = _Router(policy, book, source, read_range, done)
+                done, chunks, stats.lines = _apply_statuses(
+                    pool.imap(_scan_in_worker, spans), spans, source, book, updates
+                )
+            _worker_router = _Router(policy, book, source, read_range, done, updates, follow)
             with worker_pool(jobs) as pool:
                 for result in pool.imap(_route_in_worker, chunks):
                     emit(result)
         finally:
             _worker_read = _worker_router = None
-    stats.statuses = sum(1 for error in done.values() if error is None)
+    stats.updates = sum(len(found) for found in (updates or {}).values())
+    stats.statuses = sum(1 for error in done.values() if error is None) - stats.updates
     return stats
 
 
@@ -392,14 +442,18 @@ def route_bytes(
     report: Callable[[LineError], object],
     jobs: int = 1,
     chunk_bytes: int = CHUNK_BYTES,
+    follow: Follow | None = None,
 ) -> RouteStats:
     """Route the calls of JSON-lines ``data`` (e.g. all of stdin).
 
     ``write`` gets chunks of decision lines (each newline-terminated), in
     input order; ``report`` gets each bad line's :class:`LineError`, in line
     order. Other event types are counted in ``RouteStats.ignored``. With
-    ``jobs`` > 1 and a large input, both passes run in forked worker
-    processes; the output is the same.
+    ``follow``, a call with ``CallUpdated`` events after it in the input gets
+    every decision ``follow`` makes of them (its decision chain, at the call's
+    place); without, updates are ignored and each call gets its first
+    decision. With ``jobs`` > 1 and a large input, both passes run in forked
+    worker processes; the output is the same.
     """
     return _route(
         policy,
@@ -410,6 +464,7 @@ def route_bytes(
         report=report,
         jobs=jobs,
         chunk_bytes=chunk_bytes,
+        follow=follow,
     )
 
 
@@ -422,6 +477,7 @@ def route_file(
     report: Callable[[LineError], object],
     jobs: int = 1,
     chunk_bytes: int = CHUNK_BYTES,
+    follow: Follow | None = None,
 ) -> RouteStats:
     """Route the calls of a JSON-lines file, like :func:`route_bytes`; raises ``OSError`` if unreadable.
 
@@ -429,7 +485,7 @@ def route_file(
     device) is read into memory first, as it cannot be read at offsets.
     """
     options = {"source": str(path) if source is None else source, "write": write, "report": report,
-               "jobs": jobs, "chunk_bytes": chunk_bytes}
+               "jobs": jobs, "chunk_bytes": chunk_bytes, "follow": follow}
     fd = os.open(path, os.O_RDONLY)
     try:
         info = os.fstat(fd)

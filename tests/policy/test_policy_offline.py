@@ -236,3 +236,67 @@ def test_pool_workers_die_on_term_whatever_handler_the_parent_has():
             assert pool.apply(_signal_dispositions) == (True, True)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _calls_with_updates(n: int, seed: int) -> tuple[list[str], list]:
+    """Synthetic traffic with a weapon reported later for every fifth call (and one update before its call)."""
+    from datetime import timedelta
+    from uuid import UUID
+
+    from dispatchbus.contract.events import CallUpdated, Screening
+
+    events = list(synthetic_events(n, seed=seed))
+    calls = [e for e in events if isinstance(e, CallReceived)]
+    weapon = Screening(weapon_present=True, violence_in_progress=False, medical_emergency=False,
+                       imminent_danger=False)
+    updates = [
+        CallUpdated(event_id=UUID(int=10_000 + i), call_id=call.call_id,
+                    updated_at=call.received_at + timedelta(seconds=40), screening=weapon)
+        for i, call in enumerate(calls[::5])
+    ]
+    early = CallUpdated(event_id=UUID(int=99_999), call_id=calls[-1].call_id, updated_at=calls[-1].received_at,
+                        priority=1)  # listed before its call: the live worker keeps it off the route too
+    return [to_json_line(e) for e in (early, *events, *updates)], [*events, *updates]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_new_facts_after_a_call_give_its_decision_chain_as_the_lifecycle_does(monkeypatch, jobs):
+    from dispatchbus.lifecycle.transitions import Context, apply, decision_chain
+    from dispatchbus.policy import AvailabilityBook
+
+    monkeypatch.setattr(offline, "PARALLEL_MIN_BYTES", 0)
+    policy = load_reference_policy("911-led")
+    lines, events = _calls_with_updates(200, seed=3)
+    out: list[str] = []
+    stats = route_bytes(policy, ("\n".join(lines) + "\n").encode(), source="in.jsonl", write=out.append,
+                        report=pytest.fail, jobs=jobs, chunk_bytes=2048, follow=decision_chain(policy))
+    got = [line for chunk in out for line in chunk.splitlines()]
+    # the same events through the live worker's transitions, one call at a time, in input order
+    book = AvailabilityBook()
+    for e in events:
+        if isinstance(e, UnitStatus):
+            book.record(e)
+    ctx, timelines, want = Context(policy, book), {}, []
+    by_call: dict[str, list[str]] = {}
+    for e in events:
+        if isinstance(e, UnitStatus):
+            continue
+        timelines[e.call_id], fx = apply(timelines.get(e.call_id), e, ctx)
+        by_call.setdefault(e.call_id, []).extend(to_json_line(d) for d in fx.decisions)
+    for e in events:
+        if isinstance(e, CallReceived):
+            want.extend(by_call[e.call_id])
+    assert got == want
+    assert stats.updates == len([e for e in events if type(e).__name__ == "CallUpdated"]) + 1
+    assert any('"sequence":1' in line and "gate.weapon" in line for line in got)
+    assert stats.calls == sum(isinstance(e, CallReceived) for e in events)
+
+
+def test_without_follow_updates_are_ignored_and_each_call_gets_its_first_decision():
+    policy = load_reference_policy("911-led")
+    lines, events = _calls_with_updates(50, seed=3)
+    out: list[str] = []
+    stats = route_bytes(policy, ("\n".join(lines) + "\n").encode(), write=out.append, report=pytest.fail)
+    assert [line for chunk in out for line in chunk.splitlines()] == expected(
+        [e for e in events if isinstance(e, CallReceived | UnitStatus)], policy)
+    assert stats.ignored["CallUpdated"] == len(events) - sum(isinstance(e, CallReceived | UnitStatus) for e in events) + 1
