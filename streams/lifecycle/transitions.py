@@ -444,8 +444,9 @@ def _on_dispatch(tl: Timeline, e: ev.DispatchAssigned, ctx: Context, fx: Effects
         tl.dispatched_at = e.assigned_at
         last = tl.last_decision
         if last is not None:
+            # the policy's team, never the agency-supplied one: metric labels stay a bounded set
             fx.latencies.append(Latency("decided_to_dispatched", _seconds(last.decided_at, e.assigned_at) or 0.0,
-                                        e.agency_type, e.team or ""))
+                                        e.agency_type, leg.team or ""))
     state = leg.state if LEG_RANK[leg.state] > LEG_RANK["dispatched"] else "dispatched"
     units = leg.units if e.unit_id in leg.units else (*leg.units, e.unit_id)
     # The CAD's review decides by hand: the leg becomes whatever the CAD dispatched.

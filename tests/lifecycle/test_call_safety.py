@@ -287,3 +287,10 @@ def run_on(tl, events, c):
     for e in events:
         tl, _ = apply(tl, e, c)
     return tl, None
+
+
+def test_a_dispatch_names_the_policys_team_in_its_latency_never_the_agencys():
+    s, c = Script(), ctx()
+    tl, _ = run([s.call("theft")], c)  # police hold it: any unit of theirs may be dispatched
+    tl, fx = apply(tl, s.dispatched(30, unit="P-7", team="made-up-team-" + "x" * 40, agency="police"), c)
+    assert not fx.rejected and [(lat.hop, lat.team) for lat in fx.latencies] == [("decided_to_dispatched", "")]
