@@ -63,6 +63,8 @@ def parse_line(text: str, *, source: str = "<input>", line: int = 0) -> Event:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LineError(source, line, "", f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:  # no contract event nests more than a few levels
+        raise LineError(source, line, "", "not valid JSON (nested too deeply)") from None
     return parse_event(obj, source=source, line=line)
 
 

@@ -65,3 +65,9 @@ def test_unknown_type_and_bad_json_are_line_errors():
     assert all(isinstance(e, LineError) for _, e in items)
     assert items[0][1].field == "type"
     assert "not valid JSON" in items[1][1].message
+
+
+def test_a_line_nested_too_deeply_is_a_line_error_not_a_crash():
+    with pytest.raises(LineError) as info:
+        parse_line("[" * 100_000 + "]" * 100_000, source="in.jsonl", line=3)
+    assert str(info.value) == "in.jsonl:3: not valid JSON (nested too deeply)"
