@@ -62,11 +62,21 @@ def summary(policy: CompiledPolicy) -> str:
     lines = [f"{policy.id} {policy.version}: {policy.model}, hours in {policy.timezone}"]
     if policy.description:
         lines.append(f"  {policy.description}")
-    lines.append("safety gate (first match wins):")
+    lines.append("safety gate (every matching rule sends its agencies):")
     for rule in policy.gate:
         conditions = [*(f"call type {t}" for t in sorted(rule.call_types)), *rule.screening]
-        lines.append(f"  {rule.code}: {' or '.join(conditions)} -> {rule.target}")
+        engaged = "; an engaged team stays" if rule.engaged == "co_respond" else ""
+        lines.append(f"  {rule.code}: {' or '.join(conditions)} -> {' and '.join(rule.targets)}{engaged}")
     lines.append("  gate.not_eligible: call type no team takes -> police")
+    for flag, means in policy.unknown.items():
+        if means == "low_risk_only":
+            lines.append(f"  {flag} unknown: unarmed teams only for {', '.join(sorted(policy.low_risk)) or 'no call type'}")
+        else:
+            lines.append(f"  {flag} unknown: counts as {means}")
+    if policy.unit_max_age_ms is not None:
+        lines.append(f"units: available only with a status at most {policy.unit_max_age_ms // 1000} s old")
+    lines.append(f"clock: calls more than {policy.clock.max_future_skew_s:g} s ahead, or older than "
+                 f"{policy.clock.max_call_age_s:g} s when first seen, go to the CAD's review")
     if policy.option is not None:
         option = policy.option
         lines.append(f"{option.target} ({option.hours.describe()}):")

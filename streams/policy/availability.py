@@ -2,7 +2,9 @@
 
 A unit is available unless its latest status at or before a given instant is
 ``busy`` or ``out_of_service``; a unit with no status at all counts as
-available. Histories are plain sorted lists so they serialise to JSON as
+available here. A policy with ``unit_status.max_age_s`` is stricter: the
+engine counts a unit never heard from, or silent longer than that, as
+unavailable (:func:`dispatchbus.policy.engine.evaluate`). Histories are plain sorted lists so they serialise to JSON as
 ``[[epoch_ms, status], ...]`` (the live worker keeps one per unit in a
 changelogged table).
 """
