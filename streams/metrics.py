@@ -26,6 +26,12 @@ PRODUCE_FAILURES = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+UNDELIVERED_IN_FORCE = Gauge(
+    "dispatchbus_undelivered_outputs",
+    "1 while a record of the worker's outbox was not delivered: no offset is committed until the "
+    "worker restarts and processes the inputs behind it again.",
+    registry=REGISTRY,
+)
 OUTPUT_HOLDS = Counter(
     "dispatchbus_output_holds_total",
     "Fetched batches so large (the worker far behind) that the worker's outbox held their outputs and "

@@ -9,7 +9,11 @@ At-least-once is kept: Faust flushes its producer before it commits consumer
 offsets, and the worker's Faust producer (``dispatchbus.runtime.driver.Producer``)
 flushes the outbox too. A record that librdkafka could not deliver makes that
 flush raise, so the offsets are not committed and the input is processed
-again after a restart. Partitioning is the Java client's (``murmur2_random``),
+again after a restart. Such a failure stays in force until the outbox is
+closed (the worker stops): every later flush raises too, and the driver's
+consumer refuses to commit while it holds (``Outbox.undelivered``), so neither
+the timer's commit, a rebalance's nor the shutdown's can pass an output that
+was never written. Partitioning is the Java client's (``murmur2_random``),
 the same as aiokafka's, so records keep their partition whichever producer
 sends them.
 """
@@ -50,7 +54,7 @@ class DeliveryFailed(RuntimeError):
 
 
 class _Failures:
-    """librdkafka's delivery callback: collects failures until a flush takes them.
+    """librdkafka's delivery callback: counts failures and keeps the first; they stay in force.
 
     An object of its own, not a method of the outbox: the producer keeps its
     callback, and a bound method would tie producer and outbox in a cycle that
@@ -60,7 +64,8 @@ class _Failures:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: list[str] = []
+        self.count = 0
+        self.first: str | None = None
 
     def __call__(self, err: KafkaError | None, msg: Any) -> None:
         # Runs in whichever thread serves librdkafka's events: a flush's, or the event loop's.
@@ -70,13 +75,17 @@ class _Failures:
         # The record's content stays out of the log: it may carry call data.
         log.error("delivery to %s[%s] failed: %s", msg.topic(), msg.partition(), err)
         with self._lock:
-            self._seen.append(f"{msg.topic()}: {err}")
+            self.count += 1
+            if self.first is None:
+                self.first = f"{msg.topic()}: {err}"
+        metrics.UNDELIVERED_IN_FORCE.set(1)
 
-    def take(self) -> list[str]:
-        """The failures seen since the last call."""
+    def describe(self) -> str | None:
+        """What was not delivered (None: every delivery reported so far succeeded)."""
         with self._lock:
-            seen, self._seen = self._seen, []
-        return seen
+            if self.first is None:
+                return None
+            return f"{self.count} record(s) not delivered, first: {self.first}"
 
 
 class Outbox:
@@ -99,6 +108,7 @@ class Outbox:
     """
 
     def __init__(self, config: dict[str, Any], max_hold_s: float = 0.0) -> None:
+        metrics.UNDELIVERED_IN_FORCE.set(0)
         self._failures = _Failures()
         self._config = {**config, "delivery.report.only.error": True, "on_delivery": self._failures}
         self._producer: Producer | None = None
@@ -144,6 +154,15 @@ class Outbox:
                     self._restart_hold_clock()
             return True
         return self._try_produce(topic, key, value, partition)
+
+    @property
+    def undelivered(self) -> str | None:
+        """Why no offset may be committed: a record was not delivered (None: none failed so far).
+
+        Once set it stays until :meth:`close`: librdkafka does not send a failed
+        record again, and its input is processed again only after a restart.
+        """
+        return self._failures.describe()
 
     @property
     def holding(self) -> bool:
@@ -216,6 +235,9 @@ class Outbox:
     async def flush(self, timeout: float = FLUSH_TIMEOUT_S) -> None:
         """Wait until every record queued so far is delivered; raise :class:`DeliveryFailed` on any failure.
 
+        A failure reported to an earlier flush (or seen meanwhile) makes this one raise too, see
+        :attr:`undelivered`.
+
         Records queued while this waits are held and handed over when it ends,
         in order, and not waited for: librdkafka's flush waits for every record
         it holds, so it would never return while the agents keep producing.
@@ -223,7 +245,7 @@ class Outbox:
         while self._flushing is not None:  # one flush at a time: the records a flush holds come before this one
             await asyncio.wait([self._flushing])
         if self._producer is None and not self._held:
-            return  # nothing was ever queued
+            return  # nothing was ever queued (and so nothing failed)
         producer = self.producer
         loop = asyncio.get_running_loop()
         async with self._turn():
@@ -234,9 +256,9 @@ class Outbox:
                 left = await loop.run_in_executor(None, producer.flush, timeout)
             finally:
                 await self._hand_over()
-        failures = self._failures.take()
-        if failures:
-            raise DeliveryFailed(f"{len(failures)} record(s) not delivered, first: {failures[0]}")
+        failed = self._failures.describe()
+        if failed:
+            raise DeliveryFailed(failed)
         if left:
             raise DeliveryFailed(f"{left} record(s) not delivered within {timeout:.0f} s")
 
@@ -266,11 +288,14 @@ class Outbox:
         return not held
 
     def close(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> int:
-        """Flush what is left (blocking) and drop the producer; returns how many records were not delivered."""
+        """Flush what is left (blocking) and drop the producer; returns how many records were not delivered.
+
+        Those counted include every failure reported before; they stay in force (:attr:`undelivered`).
+        """
         held, self._held = self._held or [], None
         self._holding = False
         if self._producer is None and not held:
-            return 0
+            return self._failures.count
         not_queued = sum(not self._try_produce(*record) for record in held)
         try:
             left = self.producer.flush(timeout)
@@ -278,4 +303,4 @@ class Outbox:
             log.error("outbox close: %s", exc)
             left = len(self.producer)
         self._producer = None
-        return left + not_queued
+        return left + not_queued + self._failures.count

@@ -47,9 +47,49 @@ def test_an_undeliverable_record_makes_the_flush_fail(bus_settings, new_outbox):
     config = {**bus_settings.kafka.producer_config(), "message.timeout.ms": 500}
     outbox = new_outbox(config)
     outbox.produce(f"missing-{uuid.uuid4().hex[:8]}", b"k", b"v")
+    assert outbox.undelivered is None
     with pytest.raises(DeliveryFailed):
         asyncio.run(outbox.flush())
-    asyncio.run(outbox.flush())  # a failure is reported once; the next flush has nothing left
+    # The failure stays in force: a later flush (the shutdown's, a rebalance's) must not pass it either.
+    assert "1 record(s) not delivered" in outbox.undelivered
+    with pytest.raises(DeliveryFailed, match="1 record"):
+        asyncio.run(outbox.flush())
+    assert outbox.close(timeout=0) == 1
+
+
+def test_no_commit_path_passes_a_failure_in_force(bus_settings, bus, monkeypatch):
+    """Every commit of Faust's (timer, rebalance, shutdown) ends in ``Consumer._commit``, which refuses it."""
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    sent: list[dict] = []
+
+    async def commit(self, offsets):
+        sent.append(dict(offsets))
+        return True
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_commit", commit)
+    consumer = bus.app.consumer
+    offsets = {bus.topic(catalogue.CAD_CALLS).topics[0]: 1}
+    assert asyncio.run(consumer._commit(offsets)) is True  # nothing failed: the commit goes through
+    bus.outbox._failures(_Error(), _Record(catalogue.DECISIONS.full_name(bus_settings.topics)))
+    assert asyncio.run(consumer._commit(offsets)) is False
+    assert sent == [offsets]
+
+
+class _Error:
+    def __str__(self) -> str:
+        return "Broker: Message size too large"
+
+
+class _Record:
+    def __init__(self, topic: str) -> None:
+        self._topic = topic
+
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int:
+        return 0
 
 
 def _values(records: list) -> list[bytes]:
