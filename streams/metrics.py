@@ -20,6 +20,26 @@ DEAD_LETTERS = Counter(
     ["source_topic", "reason"],
     registry=REGISTRY,
 )
+DEAD_LETTER_FAILURES = Counter(
+    "dispatchbus_dead_letter_failures_total",
+    "Records that could not be dead-lettered either (logged; the records after them keep flowing), by source topic.",
+    ["source_topic"],
+    registry=REGISTRY,
+)
+RETRIES = Counter(
+    "dispatchbus_retries_total",
+    "Records handled again after a transient fault (never dead-lettered), by reason: broker, network, "
+    "schema_registry.",
+    ["reason"],
+    registry=REGISTRY,
+)
+RECORDS_WAITING = Gauge(
+    "dispatchbus_records_waiting",
+    "Records waiting to be handled again after a transient fault (each holds its partition).",
+    registry=REGISTRY,
+)
+for _reason in ("broker", "network", "schema_registry"):  # every series exists from the start
+    RETRIES.labels(_reason)
 PRODUCE_FAILURES = Counter(
     "dispatchbus_produce_failures_total",
     "Records the worker's outbox could not deliver (the offsets behind them are not committed), by topic.",
