@@ -13,7 +13,15 @@ again after a restart. Such a failure stays in force until the outbox is
 closed (the worker stops): every later flush raises too, and the driver's
 consumer refuses to commit while it holds (``Outbox.undelivered``), so neither
 the timer's commit, a rebalance's nor the shutdown's can pass an output that
-was never written. Partitioning is the Java client's (``murmur2_random``),
+was never written.
+
+Table changelog records never get ahead of the outputs: they are kept back
+(:meth:`Outbox.keep_state`) until a flush has delivered every output queued
+before them, and that flush then delivers them too. A worker killed meanwhile
+leaves state that has not yet seen the inputs whose outputs may be lost; the
+inputs are handled again after a restart and their outputs sent again (with the
+same ids). The other order lost outputs: a restored timeline that had seen an
+input dropped it as a copy. Partitioning is the Java client's (``murmur2_random``),
 the same as aiokafka's, so records keep their partition whichever producer
 sends them.
 """
@@ -121,6 +129,7 @@ class Outbox:
         """How far apart :meth:`hold` hands records over (0: it does not hold)."""
         self._holding = False
         self._pass_on_at = 0.0  # monotonic time after which held records are handed over with the next one
+        self._state: list[Queued] = []  # changelog records kept back until the outputs before them are delivered
 
     @property
     def producer(self) -> Producer:
@@ -135,6 +144,10 @@ class Outbox:
         """Queue one record from synchronous code (a table's changelog); a full queue blocks until there is room."""
         while not self._queue(topic, key, value, partition):
             self.producer.poll(0.05)
+
+    def keep_state(self, topic: str, key: bytes | None, value: bytes | None, partition: int) -> None:
+        """Queue a table changelog record, sent by the next flush once the outputs queued before it are delivered."""
+        self._state.append((topic, key, value, partition))
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         """Queue one record from a coroutine; a full queue is waited out without blocking the event loop."""
@@ -244,17 +257,23 @@ class Outbox:
         """
         while self._flushing is not None:  # one flush at a time: the records a flush holds come before this one
             await asyncio.wait([self._flushing])
-        if self._producer is None and not self._held:
+        if self._producer is None and not self._held and not self._state:
             return  # nothing was ever queued (and so nothing failed)
         producer = self.producer
         loop = asyncio.get_running_loop()
+        state, self._state = self._state, []  # what this flush delivers after the outputs
         async with self._turn():
             try:
                 await self._hand_over()  # what a cancelled flush or a hold left held was queued before this flush
                 self._held = []
                 # Waits off the event loop (librdkafka's flush runs without the GIL); no linger is waited out.
                 left = await loop.run_in_executor(None, producer.flush, timeout)
+                if state and not left and self._failures.describe() is None:
+                    while not self._pass_on(state):  # the outputs are delivered: now the state that saw them
+                        await self._wait_for_room()
+                    left = await loop.run_in_executor(None, producer.flush, timeout)
             finally:
+                self._state[:0] = state  # kept back still (not handed over): for the next flush, first
                 await self._hand_over()
         failed = self._failures.describe()
         if failed:
@@ -293,12 +312,18 @@ class Outbox:
         Those counted include every failure reported before; they stay in force (:attr:`undelivered`).
         """
         held, self._held = self._held or [], None
+        state, self._state = self._state, []
         self._holding = False
-        if self._producer is None and not held:
+        if self._producer is None and not held and not state:
             return self._failures.count
         not_queued = sum(not self._try_produce(*record) for record in held)
         try:
             left = self.producer.flush(timeout)
+            if state and not left and not not_queued and self._failures.describe() is None:
+                not_queued += sum(not self._try_produce(*record) for record in state)
+                left = self.producer.flush(timeout)
+            else:
+                not_queued += len(state)
         except KafkaException as exc:  # pragma: no cover - librdkafka fatal errors
             log.error("outbox close: %s", exc)
             left = len(self.producer)
