@@ -242,5 +242,10 @@ def create_app(settings: Settings, **agent_options: Any) -> Bus:
         # aiohttp refuses a charset in content_type; the exposition format is UTF-8 by definition.
         return web.bytes(metrics.render(), content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4")
 
+    @app.timer(interval=1.0, name="outbox_events")
+    async def outbox_events() -> None:
+        # Broker states and delivery failures are served even while no record is produced.
+        bus.outbox.serve()
+
     register_all(bus, **agent_options)
     return bus

@@ -46,6 +46,12 @@ PRODUCE_FAILURES = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+BROKER_UP = Gauge(
+    "dispatchbus_broker_up",
+    "1 while the worker's output producer holds a connection to a Kafka broker, 0 while none answers "
+    "(outputs wait in the producer meanwhile).",
+    registry=REGISTRY,
+)
 UNDELIVERED_IN_FORCE = Gauge(
     "dispatchbus_undelivered_outputs",
     "1 while a record of the worker's outbox was not delivered: no offset is committed until the "

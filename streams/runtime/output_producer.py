@@ -96,6 +96,22 @@ class _Failures:
             return f"{self.count} record(s) not delivered, first: {self.first}"
 
 
+STATS_INTERVAL_MS = 1000
+"""How often librdkafka reports its brokers' states to the outbox (:data:`metrics.BROKER_UP`)."""
+
+
+def _broker_states(stats_json: str) -> None:
+    """librdkafka's statistics callback: ``dispatchbus_broker_up`` is 1 while a broker connection is up."""
+    import json
+
+    try:
+        brokers = json.loads(stats_json).get("brokers", {})
+    except ValueError:  # pragma: no cover - librdkafka writes valid JSON
+        return
+    # A node the producer lost drops out of the list, leaving only the bootstrap entries, which are not UP.
+    metrics.BROKER_UP.set(1 if any(b.get("state") == "UP" for b in brokers.values()) else 0)
+
+
 class Outbox:
     """Produce records without waiting; ``flush`` waits for those queued before it and reports failures.
 
@@ -118,7 +134,10 @@ class Outbox:
     def __init__(self, config: dict[str, Any], max_hold_s: float = 0.0) -> None:
         metrics.UNDELIVERED_IN_FORCE.set(0)
         self._failures = _Failures()
-        self._config = {**config, "delivery.report.only.error": True, "on_delivery": self._failures}
+        self._config = {
+            **config, "delivery.report.only.error": True, "on_delivery": self._failures,
+            "statistics.interval.ms": STATS_INTERVAL_MS, "stats_cb": _broker_states,
+        }
         self._producer: Producer | None = None
         self._lock = threading.Lock()
         self._unpolled = 0
@@ -144,6 +163,11 @@ class Outbox:
         """Queue one record from synchronous code (a table's changelog); a full queue blocks until there is room."""
         while not self._queue(topic, key, value, partition):
             self.producer.poll(0.05)
+
+    def serve(self) -> None:
+        """Serve librdkafka's pending events (delivery failures, broker states) without waiting."""
+        if self._producer is not None:
+            self._producer.poll(0)
 
     def keep_state(self, topic: str, key: bytes | None, value: bytes | None, partition: int) -> None:
         """Queue a table changelog record, sent by the next flush once the outputs queued before it are delivered."""
