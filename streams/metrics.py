@@ -20,10 +20,42 @@ DEAD_LETTERS = Counter(
     ["source_topic", "reason"],
     registry=REGISTRY,
 )
+DEAD_LETTER_FAILURES = Counter(
+    "dispatchbus_dead_letter_failures_total",
+    "Records that could not be dead-lettered either (logged; the records after them keep flowing), by source topic.",
+    ["source_topic"],
+    registry=REGISTRY,
+)
+RETRIES = Counter(
+    "dispatchbus_retries_total",
+    "Records handled again after a transient fault (never dead-lettered), by reason: broker, network, "
+    "schema_registry.",
+    ["reason"],
+    registry=REGISTRY,
+)
+RECORDS_WAITING = Gauge(
+    "dispatchbus_records_waiting",
+    "Records waiting to be handled again after a transient fault (each holds its partition).",
+    registry=REGISTRY,
+)
+for _reason in ("broker", "network", "schema_registry"):  # every series exists from the start
+    RETRIES.labels(_reason)
 PRODUCE_FAILURES = Counter(
     "dispatchbus_produce_failures_total",
     "Records the worker's outbox could not deliver (the offsets behind them are not committed), by topic.",
     ["topic"],
+    registry=REGISTRY,
+)
+BROKER_UP = Gauge(
+    "dispatchbus_broker_up",
+    "1 while the worker's output producer holds a connection to a Kafka broker, 0 while none answers "
+    "(outputs wait in the producer meanwhile).",
+    registry=REGISTRY,
+)
+UNDELIVERED_IN_FORCE = Gauge(
+    "dispatchbus_undelivered_outputs",
+    "1 while a record of the worker's outbox was not delivered: no offset is committed until the "
+    "worker restarts and processes the inputs behind it again.",
     registry=REGISTRY,
 )
 OUTPUT_HOLDS = Counter(

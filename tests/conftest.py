@@ -51,7 +51,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that needs the session broker is a ``broker`` test (``-m broker`` selects them all)."""
     for item in items:
-        if "broker" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("broker"):
+        names = getattr(item, "fixturenames", ())
+        if "kafka" in names and not item.get_closest_marker("kafka"):
+            item.add_marker(pytest.mark.kafka)
+        if ("broker" in names or "kafka" in names) and not item.get_closest_marker("broker"):
             item.add_marker(pytest.mark.broker)
 
 
@@ -77,14 +80,35 @@ def broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield running
 
 
-@pytest.fixture
-def bus_settings(broker: EmbeddedBroker | KafkaBroker, tmp_path: Path) -> Settings:
-    """Settings with a unique topic prefix; the catalogue's topics already exist."""
+def _prefixed_settings(broker: EmbeddedBroker | KafkaBroker, tmp_path: Path) -> Settings:
     settings = isolated_settings(
         broker.bootstrap_servers, tmp_path, f"t{uuid.uuid4().hex[:10]}", broker.client_tuning
     )
     create_topics(settings)
     return settings
+
+
+@pytest.fixture
+def bus_settings(broker: EmbeddedBroker | KafkaBroker, tmp_path: Path) -> Settings:
+    """Settings with a unique topic prefix; the catalogue's topics already exist."""
+    return _prefixed_settings(broker, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def kafka(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """Apache Kafka itself, for the ``kafka`` tests (topic configs it enforces, its transactions): the
+    session's broker under ``--engine kafka``, else one of its own for the session."""
+    if request.config.getoption("engine") == "kafka":
+        yield request.getfixturevalue("broker")
+        return
+    with KafkaBroker(run_dir=tmp_path_factory.mktemp("kafka"), version=request.config.getoption("kafka_version")) as running:
+        yield running
+
+
+@pytest.fixture
+def kafka_settings(kafka: KafkaBroker, tmp_path: Path) -> Settings:
+    """As ``bus_settings``, on Apache Kafka (``kafka``)."""
+    return _prefixed_settings(kafka, tmp_path)
 
 
 @pytest.fixture

@@ -65,6 +65,17 @@ UtcDatetime = Annotated[
 """A UTC timestamp at millisecond precision; JSON form ``2026-05-04T18:00:00Z``."""
 
 CallType = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+
+ID_MAX_LENGTH = 128
+"""Longest identifier (call, PSAP, unit, team, call taker ...) a record may carry; a longer one is a bad record."""
+TEXT_MAX_LENGTH = 16_384
+"""Longest free text (narratives, notes, details) a record may carry."""
+Id = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH)]
+"""An identifier: 1 to :data:`ID_MAX_LENGTH` characters (a pydantic-only limit: the Avro type stays string)."""
+Code = Annotated[str, Field(max_length=ID_MAX_LENGTH)]
+"""A short code or name (zone, policy id, reason code), at most :data:`ID_MAX_LENGTH` characters."""
+Text = Annotated[str, Field(max_length=TEXT_MAX_LENGTH)]
+"""Free text, at most :data:`TEXT_MAX_LENGTH` characters."""
 AgencyType = Literal["community_responder", "police", "ems", "fire"]
 Target = Literal[
     "community_responder", "embedded_professional", "external_hotline", "police", "ems", "fire", "cad_review"
@@ -163,7 +174,7 @@ class Event(Record):
     TIME_FIELD: ClassVar[str]
 
     event_id: UUID = Field(description="Unique id of this event (UUID).")
-    correlation_id: str | None = Field(
+    correlation_id: Code | None = Field(
         default=None, description="Groups every event of one call's history."
     )
     causation_id: UUID | None = Field(
@@ -208,7 +219,7 @@ class Location(Record):
 
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    zone: str
+    zone: Code
 
 
 class Outcome(Record):
@@ -216,7 +227,7 @@ class Outcome(Record):
 
     category: OutcomeCategory = Field(description="Outcome category shared in feedback.")
     police_backup_requested: bool = False
-    notes: str | None = Field(
+    notes: Text | None = Field(
         default=None, description="Sensitive responder notes; never leaves the responder agency."
     )
 
@@ -225,10 +236,10 @@ class RouteHop(Record):
     """One hop of a call's route, as reported back to the call center."""
 
     agency: Target
-    team: str | None = None
+    team: Id | None = None
     at: UtcDatetime
     kind: RouteStep | None = Field(default=None, description="What happened at this hop.")
-    code: str | None = Field(
+    code: Code | None = Field(
         default=None,
         description="A code from a closed set: the decision's reason code, the decline reason, the "
         "consult result or the outcome category. Never free text.",
@@ -243,17 +254,17 @@ class CallReceived(Event):
 
     TIME_FIELD: ClassVar[str] = "received_at"
 
-    call_id: str = Field(min_length=1)
-    psap_id: str = Field(min_length=1, description="Public-safety answering point (call center).")
+    call_id: Id
+    psap_id: Id = Field(description="Public-safety answering point (call center).")
     received_at: UtcDatetime
     call_type: CallType
     screening: Screening
     location: Location
     priority: int = Field(ge=1, le=5, description="1 (highest) to 5.")
-    narrative: str | None = Field(
+    narrative: Text | None = Field(
         default=None, description="Sensitive free text; never logged, never forwarded."
     )
-    call_taker_id: str | None = Field(
+    call_taker_id: Id | None = Field(
         default=None,
         description="The call taker who took the call; returned only to the call's own PSAP in outcome feedback.",
     )
@@ -264,12 +275,12 @@ class CallUpdated(Event):
 
     TIME_FIELD: ClassVar[str] = "updated_at"
 
-    call_id: str = Field(min_length=1)
+    call_id: Id
     updated_at: UtcDatetime
     call_type: CallType | None = None
     screening: Screening | None = None
     priority: int | None = Field(default=None, ge=1, le=5)
-    narrative: str | None = None
+    narrative: Text | None = None
 
 
 class CallClosed(Event):
@@ -277,9 +288,9 @@ class CallClosed(Event):
 
     TIME_FIELD: ClassVar[str] = "closed_at"
 
-    call_id: str = Field(min_length=1)
+    call_id: Id
     closed_at: UtcDatetime
-    disposition: str = Field(min_length=1)
+    disposition: Id
 
 
 # --- responders -------------------------------------------------------------------
@@ -290,8 +301,8 @@ class UnitStatus(Event):
 
     TIME_FIELD: ClassVar[str] = "occurred_at"
 
-    unit_id: str = Field(min_length=1)
-    team: str = Field(min_length=1)
+    unit_id: Id
+    team: Id
     agency_type: AgencyType
     status: UnitState
     occurred_at: UtcDatetime
@@ -302,9 +313,9 @@ class DispatchAssigned(Event):
 
     TIME_FIELD: ClassVar[str] = "assigned_at"
 
-    call_id: str = Field(min_length=1)
-    unit_id: str = Field(min_length=1)
-    team: str | None = None
+    call_id: Id
+    unit_id: Id
+    team: Id | None = None
     agency_type: AgencyType
     assigned_at: UtcDatetime
 
@@ -314,8 +325,8 @@ class UnitEnRoute(Event):
 
     TIME_FIELD: ClassVar[str] = "occurred_at"
 
-    call_id: str = Field(min_length=1)
-    unit_id: str = Field(min_length=1)
+    call_id: Id
+    unit_id: Id
     occurred_at: UtcDatetime
 
 
@@ -324,8 +335,8 @@ class UnitOnScene(Event):
 
     TIME_FIELD: ClassVar[str] = "occurred_at"
 
-    call_id: str = Field(min_length=1)
-    unit_id: str = Field(min_length=1)
+    call_id: Id
+    unit_id: Id
     occurred_at: UtcDatetime
 
 
@@ -334,8 +345,8 @@ class UnitCleared(Event):
 
     TIME_FIELD: ClassVar[str] = "cleared_at"
 
-    call_id: str = Field(min_length=1)
-    unit_id: str = Field(min_length=1)
+    call_id: Id
+    unit_id: Id
     cleared_at: UtcDatetime
     outcome: Outcome
 
@@ -348,12 +359,12 @@ class RoutingDecision(Event):
 
     TIME_FIELD: ClassVar[str] = "decided_at"
 
-    call_id: str = Field(min_length=1)
+    call_id: Id
     target: Target
-    team: str | None = None
-    model: str = Field(description="Dispatch model: 911-led, embedded-professional or external-hotline.")
-    policy_id: str
-    policy_version: str
+    team: Id | None = None
+    model: Code = Field(description="Dispatch model: 911-led, embedded-professional or external-hotline.")
+    policy_id: Code
+    policy_version: Code
     reasons: list[str] = Field(default_factory=list)
     fallback: bool = Field(
         default=False,
@@ -376,16 +387,16 @@ class HandoffRequested(Event):
 
     TIME_FIELD: ClassVar[str] = "requested_at"
 
-    call_id: str = Field(min_length=1)
+    call_id: Id
     decision_id: UUID
     agency: Target
-    team: str | None = None
+    team: Id | None = None
     requested_at: UtcDatetime
     deadline_at: UtcDatetime | None = None
     call_type: CallType
     priority: int = Field(ge=1, le=5)
     location: Location | None = Field(default=None, description="Exact location, for agencies allowed it.")
-    zone: str | None = Field(default=None, description="Dispatch zone of the call.")
+    zone: Code | None = Field(default=None, description="Dispatch zone of the call.")
     caution_flags: list[str] = Field(default_factory=list)
 
 
@@ -394,10 +405,10 @@ class HandoffUpdated(Event):
 
     TIME_FIELD: ClassVar[str] = "updated_at"
 
-    call_id: str = Field(min_length=1)
+    call_id: Id
     handoff_id: UUID = Field(description="The handoff the agency holds.")
     agency: Target
-    team: str | None = None
+    team: Id | None = None
     updated_at: UtcDatetime
     call_type: CallType
     priority: int = Field(ge=1, le=5)
@@ -409,13 +420,13 @@ class HandoffWithdrawn(Event):
 
     TIME_FIELD: ClassVar[str] = "withdrawn_at"
 
-    call_id: str = Field(min_length=1)
+    call_id: Id
     handoff_id: UUID = Field(description="The handoff withdrawn.")
     agency: Target
-    team: str | None = None
+    team: Id | None = None
     withdrawn_at: UtcDatetime
     reason: WithdrawReason
-    code: str | None = Field(
+    code: Code | None = Field(
         default=None, description="Reason code of the decision that replaced this handoff (closed set)."
     )
     decision_id: UUID | None = Field(default=None, description="The decision that replaced this handoff.")
@@ -427,7 +438,7 @@ class HandoffAccepted(Event):
 
     TIME_FIELD: ClassVar[str] = "accepted_at"
 
-    call_id: str = Field(min_length=1)
+    call_id: Id
     handoff_id: UUID
     agency: Target
     accepted_at: UtcDatetime
@@ -438,7 +449,7 @@ class HandoffDeclined(Event):
 
     TIME_FIELD: ClassVar[str] = "declined_at"
 
-    call_id: str = Field(min_length=1)
+    call_id: Id
     handoff_id: UUID
     agency: Target
     declined_at: UtcDatetime
@@ -450,7 +461,7 @@ class HandoffTimedOut(Event):
 
     TIME_FIELD: ClassVar[str] = "timed_out_at"
 
-    call_id: str = Field(min_length=1)
+    call_id: Id
     handoff_id: UUID
     agency: Target
     timed_out_at: UtcDatetime
@@ -462,7 +473,7 @@ class ConsultResult(Event):
 
     TIME_FIELD: ClassVar[str] = "completed_at"
 
-    call_id: str = Field(min_length=1)
+    call_id: Id
     handoff_id: UUID
     agency: Target
     result: ConsultResolution
@@ -474,8 +485,8 @@ class OutcomeFeedback(Event):
 
     TIME_FIELD: ClassVar[str] = "closed_at"
 
-    call_id: str = Field(min_length=1)
-    psap_id: str = Field(min_length=1)
+    call_id: Id
+    psap_id: Id
     closed_at: UtcDatetime
     call_type: CallType
     route: list[RouteHop] = Field(default_factory=list)
@@ -493,8 +504,8 @@ class OutcomeFeedback(Event):
     received_at: UtcDatetime | None = Field(
         default=None, description="When the call was received: the event time digests are windowed by."
     )
-    call_taker_id: str | None = Field(default=None, description="The call taker who took the call.")
-    model: str | None = Field(default=None, description="Dispatch model of the decision that stood.")
+    call_taker_id: Id | None = Field(default=None, description="The call taker who took the call.")
+    model: Code | None = Field(default=None, description="Dispatch model of the decision that stood.")
     first_target: Target | None = Field(default=None, description="Where the first routing decision sent the call.")
     diverted: bool = Field(
         default=False,
@@ -531,13 +542,13 @@ class FeedbackDigest(Event):
 
     TIME_FIELD: ClassVar[str] = "as_of"
 
-    digest_id: str = Field(min_length=1, description="psap/window/start date[/taker/id]: one window's digest.")
-    psap_id: str = Field(min_length=1)
-    call_taker_id: str | None = Field(default=None, description="None: the whole PSAP.")
+    digest_id: str = Field(min_length=1, max_length=4 * ID_MAX_LENGTH, description="psap/window/start date[/taker/id]: one window's digest.")
+    psap_id: Id
+    call_taker_id: Id | None = Field(default=None, description="None: the whole PSAP.")
     window: DigestWindow
     window_start: UtcDatetime
     window_end: UtcDatetime
-    timezone: str = Field(description="Time zone of the window's local days (weeks start on Monday).")
+    timezone: Code = Field(description="Time zone of the window's local days (weeks start on Monday).")
     revision: int = Field(ge=1, description="Outcomes counted in this window so far.")
     as_of: UtcDatetime = Field(description="Latest close time among the counted outcomes.")
     calls: int = Field(ge=0)
@@ -560,15 +571,28 @@ class DeadLetter(Event):
 
     TIME_FIELD: ClassVar[str] = "failed_at"
 
-    source_topic: str
+    source_topic: str = Field(max_length=255)  # Kafka's topic names: at most 249 characters
     source_partition: int = Field(ge=0)
     source_offset: int = Field(ge=0)
-    consumer: str = Field(description="Agent or group that rejected the record.")
-    reason: str = Field(description="Short machine-readable cause, e.g. undecodable, schema_mismatch.")
-    detail: str = Field(default="", description="Validation error without field values.")
+    consumer: Code = Field(description="Agent or group that rejected the record.")
+    reason: Code = Field(description="Short machine-readable cause, e.g. undecodable, schema_mismatch.")
+    detail: Text = Field(default="", description="Validation error without field values.")
     original_key: bytes | None = None
     original_value: bytes | None = None
     failed_at: UtcDatetime
+    original_key_size: int | None = Field(
+        default=None, ge=0, description="Set when original_key was truncated: the original key's length in bytes."
+    )
+    original_key_sha256: str | None = Field(
+        default=None, max_length=64, description="Set when original_key was truncated: the original key's SHA-256 (hex)."
+    )
+    original_value_size: int | None = Field(
+        default=None, ge=0, description="Set when original_value was truncated: the original value's length in bytes."
+    )
+    original_value_sha256: str | None = Field(
+        default=None, max_length=64,
+        description="Set when original_value was truncated: the original value's SHA-256 (hex).",
+    )
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (

@@ -9,8 +9,10 @@ Two schema-id resolvers share one codec:
   (TopicRecordNameStrategy, since several record types share a topic).
 
 Decoding resolves the writer's schema against the current reader schema and
-validates the result with the pydantic model; every failure raises
-:class:`DecodeError` with a short reason code and a value-free detail.
+validates the result with the pydantic model; every failure of the record
+(bytes after the record included) raises :class:`DecodeError` with a short
+reason code and a value-free detail. A Schema Registry that does not answer
+raises :class:`Unavailable` instead: the record is not at fault.
 """
 
 from __future__ import annotations
@@ -42,6 +44,26 @@ class DecodeError(Exception):
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.detail}" if self.detail else self.reason
+
+
+class Unavailable(RuntimeError):
+    """A service the serde depends on did not answer (the Schema Registry): no fault of the record.
+
+    ``reason`` is a short code (``schema_registry``); the record is to be handled again later.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+def registry_unavailable(exc: BaseException) -> bool:
+    """Whether a Schema Registry call failed for the registry's sake (down, overloaded, unreachable,
+    refusing our credentials), not because it answered that the schema is unknown or invalid."""
+    status = getattr(exc, "http_status_code", None)
+    if isinstance(status, int):
+        return status >= 500 or status < 0 or status in (401, 403, 408, 429)
+    return True  # httpx's transport errors: refused connections, DNS failures, timeouts
 
 
 class SchemaIds(Protocol):
@@ -96,7 +118,12 @@ class RegistryIds:
             from confluent_kafka.schema_registry import Schema
 
             subject = f"{topic}-{NAMESPACE}.{record}"
-            self._ids[key] = self._client.register_schema(subject, Schema(self._current[record].text, "AVRO"))
+            try:
+                self._ids[key] = self._client.register_schema(subject, Schema(self._current[record].text, "AVRO"))
+            except Exception as exc:
+                if registry_unavailable(exc):
+                    raise Unavailable("schema_registry", type(exc).__name__) from exc
+                raise
         return self._ids[key]
 
     def writer_for(self, schema_id: int) -> tuple[str, Any]:
@@ -104,6 +131,8 @@ class RegistryIds:
             try:
                 schema = self._client.get_schema(schema_id)
             except Exception as exc:  # the client raises SchemaRegistryError or transport errors
+                if registry_unavailable(exc):
+                    raise Unavailable("schema_registry", type(exc).__name__) from exc
                 raise DecodeError("unknown_schema", f"schema id {schema_id}: {type(exc).__name__}") from None
             raw = json.loads(schema.schema_str)
             self._writers[schema_id] = (raw["name"].rsplit(".", 1)[-1], _parse(schema.schema_str))
@@ -149,10 +178,14 @@ class AvroSerde:
         if plan is None:
             plan = self._plans[schema_id] = self._plan(schema_id)
         name, writer, reader, model = plan
+        buf = io.BytesIO(data)
+        buf.seek(_HEADER.size)
         try:
-            body = fastavro.schemaless_reader(io.BytesIO(data[_HEADER.size:]), writer, reader)
+            body = fastavro.schemaless_reader(buf, writer, reader)
         except Exception as exc:  # fastavro raises many types for corrupt bodies
             raise DecodeError("schema_mismatch", f"{name}: {type(exc).__name__}") from None
+        if buf.tell() != len(data):
+            raise DecodeError("trailing_bytes", f"{name}: {len(data) - buf.tell()} byte(s) after the record")
         try:
             return model.model_validate(body)
         except ValidationError as exc:

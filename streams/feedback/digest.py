@@ -9,10 +9,13 @@ partition). Per PSAP it holds:
 * ``<psap>|meta``: the PSAP's watermark (latest received time seen: event time,
   never the wall clock) and the day its old windows were last pruned;
 * ``<psap>|day|<date>`` and ``<psap>|week|<monday>``, with ``|<call taker>`` for a
-  call taker's: counters and response-time sketches of that window;
+  call taker's: counters and response-time sketches of that window, and the id
+  of the feedback it counted last;
 * ``<psap>|seen|<local date>T<hour>|<feedback id>``: one key per feedback event
   counted for a call received in that local hour, so a redelivered copy is never
-  counted twice. (Earlier versions kept a list of ids per hour under
+  counted twice. It is written after the windows: a worker killed in between
+  leaves windows that name the feedback as their last, which its redelivery
+  skips (see :meth:`DigestBook.apply`). (Earlier versions kept a list of ids per hour under
   ``<psap>|seen|<local date>T<hour>``; such lists are still honoured. Rewriting
   that list for every feedback made each hour's cost grow with the square of
   its calls, in CPU and in changelog bytes.)
@@ -281,8 +284,11 @@ class DigestBook:
         seen_key = _key(psap, _SEEN, hour, feedback_id)
         if seen_key in self.store or feedback_id in (self.store.get(_key(psap, _SEEN, hour)) or ()):
             return Applied("duplicate")
-        self.store[seen_key] = 1
 
+        # The store's writes reach the changelog in order, and a worker killed meanwhile leaves only
+        # the first of them: the windows are written first, each marking the feedback it counted
+        # last ("last"), and the counted marker after them all. A feedback handled again after such
+        # a crash skips the windows that counted it already and counts it in the others.
         counted = classify(fb)
         result = Applied("counted")
         for kind in WINDOWS:
@@ -290,9 +296,12 @@ class DigestBook:
             current = window == window_of(kind, watermark, self.tz)
             for taker in (None, fb.call_taker_id) if fb.call_taker_id else (None,):
                 key = _key(psap, kind, window.label, *((taker,) if taker is not None else ()))
-                state = _copy_state(self.store.get(key)) or new_state(window, self.tz_name)
-                add(state, counted)
-                self.store[key] = state
+                state = self.store.get(key)
+                if state is None or state.get("last") != feedback_id:
+                    state = _copy_state(state) or new_state(window, self.tz_name)
+                    add(state, counted)
+                    state["last"] = feedback_id
+                    self.store[key] = state
                 digest = to_digest(state, psap, taker, fb.event_id)
                 result.digests.append(digest)
                 if taker is None and current:
@@ -304,6 +313,7 @@ class DigestBook:
             result.pruned = self._prune(psap, horizon)
             meta["pruned_on"] = today
         self.store[meta_key] = meta
+        self.store[seen_key] = 1  # last: see above
         return result
 
     def _window_end(self, kind: str, label: str) -> datetime | None:

@@ -40,6 +40,10 @@ behaves as Faust's aiokafka driver with a 500 ms fetch wait.
   broker that allows it (:class:`NoAutoCreateMetadataRequest`). Faust still
   declares its own internal topics (changelogs, re-keying) explicitly, with
   the catalogue's partition count.
+* No offset is committed while the outbox holds a delivery failure
+  (``Outbox.undelivered``), whichever path commits (the timer, a rebalance,
+  the shutdown, ``commit_every``): ``Consumer._commit`` refuses it, and the
+  pre-commit flush raises.
 * Records of topics registered with :meth:`App.deliver_directly` skip Faust's
   conductor, channel and stream: the fetch loop hands each one to its handler
   and acknowledges it once handled (see ``Consumer._drain_messages``).
@@ -193,6 +197,19 @@ class Consumer(faust_aiokafka.Consumer):
             if outbox is not None and switch.fetched >= HOLD_BATCH_RECORDS:
                 outbox.hold()
         return records, active
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        """Commit ``offsets`` unless an output of the worker was not delivered (see ``Outbox.undelivered``).
+
+        Every commit path of Faust ends here (the timer, a rebalance, the final commit of a stopping
+        worker), also one whose pre-commit flush did not raise or was not awaited.
+        """
+        outbox = outbox_of(self.app)
+        undelivered = outbox.undelivered if outbox is not None else None
+        if undelivered:
+            self.log.error("not committing %d partition(s): %s", len(offsets), undelivered)
+            return False
+        return await super()._commit(offsets)
 
     async def perform_seek(self) -> None:
         """Move every partition back to its committed offset: read offset, fetch position and first-record check.

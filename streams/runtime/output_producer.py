@@ -9,7 +9,19 @@ At-least-once is kept: Faust flushes its producer before it commits consumer
 offsets, and the worker's Faust producer (``dispatchbus.runtime.driver.Producer``)
 flushes the outbox too. A record that librdkafka could not deliver makes that
 flush raise, so the offsets are not committed and the input is processed
-again after a restart. Partitioning is the Java client's (``murmur2_random``),
+again after a restart. Such a failure stays in force until the outbox is
+closed (the worker stops): every later flush raises too, and the driver's
+consumer refuses to commit while it holds (``Outbox.undelivered``), so neither
+the timer's commit, a rebalance's nor the shutdown's can pass an output that
+was never written.
+
+Table changelog records never get ahead of the outputs: they are kept back
+(:meth:`Outbox.keep_state`) until a flush has delivered every output queued
+before them, and that flush then delivers them too. A worker killed meanwhile
+leaves state that has not yet seen the inputs whose outputs may be lost; the
+inputs are handled again after a restart and their outputs sent again (with the
+same ids). The other order lost outputs: a restored timeline that had seen an
+input dropped it as a copy. Partitioning is the Java client's (``murmur2_random``),
 the same as aiokafka's, so records keep their partition whichever producer
 sends them.
 """
@@ -50,7 +62,7 @@ class DeliveryFailed(RuntimeError):
 
 
 class _Failures:
-    """librdkafka's delivery callback: collects failures until a flush takes them.
+    """librdkafka's delivery callback: counts failures and keeps the first; they stay in force.
 
     An object of its own, not a method of the outbox: the producer keeps its
     callback, and a bound method would tie producer and outbox in a cycle that
@@ -60,7 +72,8 @@ class _Failures:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: list[str] = []
+        self.count = 0
+        self.first: str | None = None
 
     def __call__(self, err: KafkaError | None, msg: Any) -> None:
         # Runs in whichever thread serves librdkafka's events: a flush's, or the event loop's.
@@ -70,13 +83,33 @@ class _Failures:
         # The record's content stays out of the log: it may carry call data.
         log.error("delivery to %s[%s] failed: %s", msg.topic(), msg.partition(), err)
         with self._lock:
-            self._seen.append(f"{msg.topic()}: {err}")
+            self.count += 1
+            if self.first is None:
+                self.first = f"{msg.topic()}: {err}"
+        metrics.UNDELIVERED_IN_FORCE.set(1)
 
-    def take(self) -> list[str]:
-        """The failures seen since the last call."""
+    def describe(self) -> str | None:
+        """What was not delivered (None: every delivery reported so far succeeded)."""
         with self._lock:
-            seen, self._seen = self._seen, []
-        return seen
+            if self.first is None:
+                return None
+            return f"{self.count} record(s) not delivered, first: {self.first}"
+
+
+STATS_INTERVAL_MS = 1000
+"""How often librdkafka reports its brokers' states to the outbox (:data:`metrics.BROKER_UP`)."""
+
+
+def _broker_states(stats_json: str) -> None:
+    """librdkafka's statistics callback: ``dispatchbus_broker_up`` is 1 while a broker connection is up."""
+    import json
+
+    try:
+        brokers = json.loads(stats_json).get("brokers", {})
+    except ValueError:  # pragma: no cover - librdkafka writes valid JSON
+        return
+    # A node the producer lost drops out of the list, leaving only the bootstrap entries, which are not UP.
+    metrics.BROKER_UP.set(1 if any(b.get("state") == "UP" for b in brokers.values()) else 0)
 
 
 class Outbox:
@@ -99,8 +132,12 @@ class Outbox:
     """
 
     def __init__(self, config: dict[str, Any], max_hold_s: float = 0.0) -> None:
+        metrics.UNDELIVERED_IN_FORCE.set(0)
         self._failures = _Failures()
-        self._config = {**config, "delivery.report.only.error": True, "on_delivery": self._failures}
+        self._config = {
+            **config, "delivery.report.only.error": True, "on_delivery": self._failures,
+            "statistics.interval.ms": STATS_INTERVAL_MS, "stats_cb": _broker_states,
+        }
         self._producer: Producer | None = None
         self._lock = threading.Lock()
         self._unpolled = 0
@@ -111,6 +148,7 @@ class Outbox:
         """How far apart :meth:`hold` hands records over (0: it does not hold)."""
         self._holding = False
         self._pass_on_at = 0.0  # monotonic time after which held records are handed over with the next one
+        self._state: list[Queued] = []  # changelog records kept back until the outputs before them are delivered
 
     @property
     def producer(self) -> Producer:
@@ -125,6 +163,15 @@ class Outbox:
         """Queue one record from synchronous code (a table's changelog); a full queue blocks until there is room."""
         while not self._queue(topic, key, value, partition):
             self.producer.poll(0.05)
+
+    def serve(self) -> None:
+        """Serve librdkafka's pending events (delivery failures, broker states) without waiting."""
+        if self._producer is not None:
+            self._producer.poll(0)
+
+    def keep_state(self, topic: str, key: bytes | None, value: bytes | None, partition: int) -> None:
+        """Queue a table changelog record, sent by the next flush once the outputs queued before it are delivered."""
+        self._state.append((topic, key, value, partition))
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         """Queue one record from a coroutine; a full queue is waited out without blocking the event loop."""
@@ -144,6 +191,15 @@ class Outbox:
                     self._restart_hold_clock()
             return True
         return self._try_produce(topic, key, value, partition)
+
+    @property
+    def undelivered(self) -> str | None:
+        """Why no offset may be committed: a record was not delivered (None: none failed so far).
+
+        Once set it stays until :meth:`close`: librdkafka does not send a failed
+        record again, and its input is processed again only after a restart.
+        """
+        return self._failures.describe()
 
     @property
     def holding(self) -> bool:
@@ -216,27 +272,36 @@ class Outbox:
     async def flush(self, timeout: float = FLUSH_TIMEOUT_S) -> None:
         """Wait until every record queued so far is delivered; raise :class:`DeliveryFailed` on any failure.
 
+        A failure reported to an earlier flush (or seen meanwhile) makes this one raise too, see
+        :attr:`undelivered`.
+
         Records queued while this waits are held and handed over when it ends,
         in order, and not waited for: librdkafka's flush waits for every record
         it holds, so it would never return while the agents keep producing.
         """
         while self._flushing is not None:  # one flush at a time: the records a flush holds come before this one
             await asyncio.wait([self._flushing])
-        if self._producer is None and not self._held:
-            return  # nothing was ever queued
+        if self._producer is None and not self._held and not self._state:
+            return  # nothing was ever queued (and so nothing failed)
         producer = self.producer
         loop = asyncio.get_running_loop()
+        state, self._state = self._state, []  # what this flush delivers after the outputs
         async with self._turn():
             try:
                 await self._hand_over()  # what a cancelled flush or a hold left held was queued before this flush
                 self._held = []
                 # Waits off the event loop (librdkafka's flush runs without the GIL); no linger is waited out.
                 left = await loop.run_in_executor(None, producer.flush, timeout)
+                if state and not left and self._failures.describe() is None:
+                    while not self._pass_on(state):  # the outputs are delivered: now the state that saw them
+                        await self._wait_for_room()
+                    left = await loop.run_in_executor(None, producer.flush, timeout)
             finally:
+                self._state[:0] = state  # kept back still (not handed over): for the next flush, first
                 await self._hand_over()
-        failures = self._failures.take()
-        if failures:
-            raise DeliveryFailed(f"{len(failures)} record(s) not delivered, first: {failures[0]}")
+        failed = self._failures.describe()
+        if failed:
+            raise DeliveryFailed(failed)
         if left:
             raise DeliveryFailed(f"{left} record(s) not delivered within {timeout:.0f} s")
 
@@ -266,16 +331,25 @@ class Outbox:
         return not held
 
     def close(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> int:
-        """Flush what is left (blocking) and drop the producer; returns how many records were not delivered."""
+        """Flush what is left (blocking) and drop the producer; returns how many records were not delivered.
+
+        Those counted include every failure reported before; they stay in force (:attr:`undelivered`).
+        """
         held, self._held = self._held or [], None
+        state, self._state = self._state, []
         self._holding = False
-        if self._producer is None and not held:
-            return 0
+        if self._producer is None and not held and not state:
+            return self._failures.count
         not_queued = sum(not self._try_produce(*record) for record in held)
         try:
             left = self.producer.flush(timeout)
+            if state and not left and not not_queued and self._failures.describe() is None:
+                not_queued += sum(not self._try_produce(*record) for record in state)
+                left = self.producer.flush(timeout)
+            else:
+                not_queued += len(state)
         except KafkaException as exc:  # pragma: no cover - librdkafka fatal errors
             log.error("outbox close: %s", exc)
             left = len(self.producer)
         self._producer = None
-        return left + not_queued
+        return left + not_queued + self._failures.count

@@ -4,7 +4,8 @@ The calls table holds :class:`Timeline` objects. Their changelog records are
 the timeline's JSON (pydantic's serializer, the same JSON that earlier
 versions wrote from plain dicts, so old changelogs recover). They go through
 the app's outbox, flushed before every offset commit like Faust's own
-producer, so a changelog record costs a librdkafka ``produce``.
+producer, so a changelog record costs a librdkafka ``produce``; the outbox
+sends them only once the outputs queued before them are delivered.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ class OutboxTable(faust.Table):
             return super().send_changelog(partition, key, value, key_serializer, value_serializer)
         raw_key = key if isinstance(key, bytes) else self._raw_key(key, key_serializer or self.key_serializer)
         raw_value = None if value is None else self._codec(value_serializer or self.value_serializer).dumps(value)
-        outbox.produce(self.changelog_topic.get_topic_name(), raw_key, raw_value, partition)
+        # Kept back until the outputs queued before it are delivered (see Outbox.keep_state).
+        outbox.keep_state(self.changelog_topic.get_topic_name(), raw_key, raw_value, partition)
         # Faust's on_key_set/on_key_del (a write inside a stream) read the partition from what this
         # returns, a FutureMessage from Faust's own send.
         return SimpleNamespace(message=SimpleNamespace(partition=partition))

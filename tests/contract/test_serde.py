@@ -88,3 +88,65 @@ def test_decoded_uuids_are_uuids_in_every_event_type(serde):
         for name, value in event:
             if isinstance(value, UUID):
                 assert type(getattr(decoded, name)) is UUID, (type(event).__name__, name)
+
+
+def test_bytes_after_a_valid_record_are_a_decode_error(serde):
+    data = serde.encode(call(), "topic")
+    assert serde.decode(data) == call()
+    with pytest.raises(DecodeError) as raised:
+        serde.decode(data + b"\x00junk")
+    assert raised.value.reason == "trailing_bytes"
+    assert raised.value.detail == "CallReceived: 5 byte(s) after the record"
+
+
+@pytest.mark.parametrize("field", ["call_id", "psap_id", "call_taker_id"])
+def test_an_id_longer_than_the_limit_is_an_invalid_event(serde, field):
+    at_limit = call().model_copy(update={field: "x" * ev.ID_MAX_LENGTH})
+    assert serde.decode(serde.encode(at_limit, "topic")) == at_limit
+    too_long = call().model_copy(update={field: "x" * (ev.ID_MAX_LENGTH + 1)})  # model_copy does not validate
+    with pytest.raises(DecodeError) as raised:
+        serde.decode(serde.encode(too_long, "topic"))
+    assert raised.value.reason == "invalid_event"
+    assert field in raised.value.detail and "xxx" not in raised.value.detail
+
+
+class _Registry:
+    """A Schema Registry client that fails the way it is told, then answers from the contract."""
+
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+
+    def get_schema(self, schema_id: int):
+        if self.failures:
+            raise self.failures.pop(0)
+        from types import SimpleNamespace
+
+        version = next(v for v in current_versions().values() if v.schema_id == schema_id)
+        return SimpleNamespace(schema_str=version.text)
+
+
+class SchemaRegistryError(Exception):
+    """What confluent-kafka's registry client raises for an HTTP error (its attributes)."""
+
+    def __init__(self, http_status_code: int, error_code: int, error_message: str) -> None:
+        super().__init__(error_message)
+        self.http_status_code, self.error_code = http_status_code, error_code
+
+
+def test_a_registry_that_does_not_answer_is_unavailable_not_a_bad_record(serde):
+    from dispatchbus.contract.serde import RegistryIds, Unavailable
+
+    data = serde.encode(call(), "topic")  # contract ids: the fake registry serves them
+    blips = [SchemaRegistryError(503, 50301, "unavailable"), ConnectionRefusedError("refused"),
+             SchemaRegistryError(429, 42901, "too many requests")]
+    reader = AvroSerde(RegistryIds(_Registry(*blips)))
+    for _ in blips:
+        with pytest.raises(Unavailable) as raised:
+            reader.decode(data)
+        assert raised.value.reason == "schema_registry"
+    assert reader.decode(data) == call()  # the registry is back
+
+    unknown = AvroSerde(RegistryIds(_Registry(SchemaRegistryError(404, 40403, "Schema not found"))))
+    with pytest.raises(DecodeError) as raised:
+        unknown.decode(data)
+    assert raised.value.reason == "unknown_schema"

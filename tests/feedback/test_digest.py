@@ -240,3 +240,50 @@ def test_seen_ids_kept_as_an_hourly_list_by_earlier_versions_still_count():
     assert book.apply(MIX[0]).status == "duplicate"
     assert book.apply(MIX[1]).status == "counted"
     assert book.psaps() == ["PSAP-1"] and latest(book)["day"]["calls"] == 2
+
+
+class CrashingStore(dict):
+    """A store whose writes after the first ``survive`` are lost, as a worker killed before they reached
+    the changelog loses them (writes of one partition reach it in order)."""
+
+    def __init__(self, state: dict, survive: int) -> None:
+        super().__init__(json.loads(json.dumps(state)))
+        self.left = survive
+
+    def __setitem__(self, key, value) -> None:
+        self._write()
+        super().__setitem__(key, json.loads(json.dumps(value)))
+
+    def __delitem__(self, key) -> None:
+        self._write()
+        super().__delitem__(key)
+
+    def _write(self) -> None:
+        if self.left == 0:
+            raise KeyboardInterrupt("killed")
+        self.left -= 1
+
+
+@pytest.mark.parametrize("feedback", [MIX[1], fb(9, "police", "resolved_on_scene", taker=None)],
+                         ids=["with a call taker", "without"])
+def test_a_worker_killed_between_any_two_writes_of_a_feedback_counts_it_exactly_once(feedback):
+    clean = DigestBook({})
+    apply_all(clean, MIX[:1])
+    before = json.loads(json.dumps(clean.store))
+    assert clean.apply(feedback).status == "counted"
+    writes = 0
+    while True:
+        store = CrashingStore(before, writes)
+        try:
+            DigestBook(store).apply(feedback)
+        except KeyboardInterrupt:
+            pass
+        else:
+            break  # every write survived: the crash points are exhausted
+        recovered = DigestBook(dict(store))
+        redelivered = recovered.apply(feedback)  # the input was not committed: it is handled again
+        assert redelivered.status == "counted", f"killed after {writes} write(s): the outcome went missing"
+        assert recovered.psap_view("PSAP-1") == clean.psap_view("PSAP-1"), f"killed after {writes} write(s)"
+        assert recovered.apply(feedback).status == "duplicate"
+        writes += 1
+    assert writes >= 4

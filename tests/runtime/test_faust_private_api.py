@@ -42,6 +42,7 @@ OVERRIDDEN = [
     (Consumer, "_wait_next_records", True, [SELF, arg("timeout")]),
     (Consumer, "perform_seek", True, [SELF]),
     (Consumer, "_drain_messages", True, [SELF, arg("fetcher")]),
+    (Consumer, "_commit", True, [SELF, arg("offsets")]),
     (Producer, "flush", True, [SELF]),
     (Producer, "on_stop", True, [SELF]),
     (FlowControlEvent, "clear", False, [SELF]),

@@ -47,9 +47,49 @@ def test_an_undeliverable_record_makes_the_flush_fail(bus_settings, new_outbox):
     config = {**bus_settings.kafka.producer_config(), "message.timeout.ms": 500}
     outbox = new_outbox(config)
     outbox.produce(f"missing-{uuid.uuid4().hex[:8]}", b"k", b"v")
+    assert outbox.undelivered is None
     with pytest.raises(DeliveryFailed):
         asyncio.run(outbox.flush())
-    asyncio.run(outbox.flush())  # a failure is reported once; the next flush has nothing left
+    # The failure stays in force: a later flush (the shutdown's, a rebalance's) must not pass it either.
+    assert "1 record(s) not delivered" in outbox.undelivered
+    with pytest.raises(DeliveryFailed, match="1 record"):
+        asyncio.run(outbox.flush())
+    assert outbox.close(timeout=0) == 1
+
+
+def test_no_commit_path_passes_a_failure_in_force(bus_settings, bus, monkeypatch):
+    """Every commit of Faust's (timer, rebalance, shutdown) ends in ``Consumer._commit``, which refuses it."""
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    sent: list[dict] = []
+
+    async def commit(self, offsets):
+        sent.append(dict(offsets))
+        return True
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_commit", commit)
+    consumer = bus.app.consumer
+    offsets = {bus.topic(catalogue.CAD_CALLS).topics[0]: 1}
+    assert asyncio.run(consumer._commit(offsets)) is True  # nothing failed: the commit goes through
+    bus.outbox._failures(_Error(), _Record(catalogue.DECISIONS.full_name(bus_settings.topics)))
+    assert asyncio.run(consumer._commit(offsets)) is False
+    assert sent == [offsets]
+
+
+class _Error:
+    def __str__(self) -> str:
+        return "Broker: Message size too large"
+
+
+class _Record:
+    def __init__(self, topic: str) -> None:
+        self._topic = topic
+
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int:
+        return 0
 
 
 def _values(records: list) -> list[bytes]:
@@ -269,3 +309,62 @@ def test_an_outbox_without_a_hold_limit_never_holds(bus_settings, new_outbox):
     outbox.produce(catalogue.DEAD_LETTER.full_name(bus_settings.topics), b"k", b"v", partition=0)
     assert not outbox.holding and len(outbox.producer) == 1
     assert outbox.close() == 0
+
+
+def test_changelog_records_are_sent_only_once_the_outputs_before_them_are_delivered(bus_settings, new_outbox):
+    """State never gets ahead of outputs: a killed worker's restored state has not seen inputs whose
+    outputs may be lost, so those inputs are handled again and their outputs sent again."""
+    outbox = new_outbox(bus_settings.kafka.producer_config())
+    outputs = catalogue.DEAD_LETTER.full_name(bus_settings.topics)
+    state = catalogue.DECISIONS.full_name(bus_settings.topics)  # stands for a changelog topic
+    sent: list[tuple[str, bytes]] = []
+    real_produce = outbox.producer.produce
+
+    def produce(topic, value, key, **kw):
+        sent.append((topic, value))
+        return real_produce(topic, value, key, **kw)
+
+    outbox._producer = _Recording(outbox.producer, produce)
+
+    async def run():
+        await outbox.send(outputs, b"k", b"out-1", partition=0)
+        outbox.keep_state(state, b"k", b"state-1", 0)
+        await outbox.send(outputs, b"k", b"out-2", partition=0)
+        assert sent == [(outputs, b"out-1"), (outputs, b"out-2")]  # the state waits for a flush
+        await outbox.flush()
+        assert sent[2:] == [(state, b"state-1")]
+
+    asyncio.run(run())
+    assert outbox.close() == 0
+    [record] = read_partition(bus_settings, state, 0, lambda got: len(got) >= 1, what="the state record")
+    assert record.value() == b"state-1"
+
+
+def test_changelog_records_of_a_failed_flush_are_never_sent(bus_settings, new_outbox):
+    outbox = new_outbox({**bus_settings.kafka.producer_config(), "message.timeout.ms": 500})
+    state = catalogue.DECISIONS.full_name(bus_settings.topics)
+    outbox.produce(f"missing-{uuid.uuid4().hex[:8]}", b"k", b"never delivered")
+    outbox.keep_state(state, b"k", b"state that saw it", 0)
+    with pytest.raises(DeliveryFailed):
+        asyncio.run(outbox.flush())
+    assert outbox.close(timeout=5) == 2  # the failed output, and the state kept back
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(bus_settings.kafka.consumer_config("end-offsets"))
+    try:
+        assert consumer.get_watermark_offsets(TopicPartition(state, 0), timeout=10) == (0, 0)
+    finally:
+        consumer.close()
+
+
+class _Recording:
+    """A librdkafka producer whose produce() goes through ``produce``; everything else is the producer's."""
+
+    def __init__(self, producer, produce) -> None:
+        self._producer, self.produce = producer, produce
+
+    def __getattr__(self, name):
+        return getattr(self._producer, name)
+
+    def __len__(self) -> int:
+        return len(self._producer)

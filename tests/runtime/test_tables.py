@@ -73,12 +73,12 @@ def test_worker_calls_table_uses_the_codec_and_the_outbox(tmp_path):
 
 
 def _table_writing_to_a_list(tmp_path, monkeypatch):
-    """The worker's calls table, whose outbox records each changelog record in the list returned."""
+    """The worker's calls table, whose outbox records each changelog record (kept back) in the list returned."""
     settings = Settings()
     settings.worker.data_dir = tmp_path
     bus = create_app(settings)
     produced = []
-    monkeypatch.setattr(bus.outbox, "produce", lambda *record: produced.append(record))
+    monkeypatch.setattr(bus.outbox, "keep_state", lambda *record: produced.append(record))
     return bus.calls_table, produced
 
 
