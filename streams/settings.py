@@ -13,12 +13,17 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class SettingsGroup(BaseModel):
+    """A group of settings; its validation errors never quote the value given (it may be a secret)."""
 
-class KafkaSettings(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+
+class KafkaSettings(SettingsGroup):
     """How to reach the brokers, and client tuning shared by every process."""
 
     bootstrap_servers: str = "127.0.0.1:9092"
@@ -114,7 +119,7 @@ class KafkaSettings(BaseModel):
         return self.common_config()
 
 
-class SchemaRegistrySettings(BaseModel):
+class SchemaRegistrySettings(SettingsGroup):
     """Confluent-compatible Schema Registry; without a URL, ids come from the committed contract."""
 
     url: str | None = None
@@ -128,19 +133,37 @@ class SchemaRegistrySettings(BaseModel):
         return conf
 
 
-class TopicSettings(BaseModel):
+class TopicSettings(SettingsGroup):
     """Naming and sizing of the catalogue's topics."""
 
     prefix: str = Field(default="dispatchbus.", description="Prepended to every catalogue topic name.")
     partitions: int | None = Field(default=None, ge=1, description="Override every topic's partition count.")
 
 
-class WorkerSettings(BaseModel):
+class WorkerSettings(SettingsGroup):
     """The Faust worker."""
 
     app_id: str = "dispatchbus"
-    web_host: str = "127.0.0.1"
+    web_host: str = Field(
+        default="127.0.0.1",
+        description="The address the worker's web server binds to (and names itself by); anything but "
+        "loopback needs web_tokens.",
+    )
     web_port: int = Field(default=6066, ge=0, le=65535)
+    web_tokens: SecretStr | None = Field(
+        default=None,
+        description="Bearer tokens the web server accepts, as comma-separated ROLE:TOKEN pairs; roles are "
+        "ops, cad, metrics and psap-<id>. A role may have several tokens (rotation). Unset: the views "
+        "answer without a token, which only a loopback web_host allows.",
+    )
+    web_token: SecretStr | None = Field(
+        default=None, description="The bearer token this process presents to a worker's views (CLI, demo)."
+    )
+    web_metrics_open: bool = Field(
+        default=False,
+        description="Serve /metrics without a token (a Prometheus on a private network); the other views "
+        "still need theirs.",
+    )
     data_dir: Path = Path(".run/worker")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     policy_file: Path | None = Field(default=None, description="Routing policy file; reloaded when it changes.")
@@ -182,6 +205,26 @@ class WorkerSettings(BaseModel):
         "end, instead of one by one: fewer, larger produce requests (docs/benchmark.md, \"Outputs in bursts while "
         "far behind\"). 0: never held. Smaller batches are never held.",
     )
+    @field_validator("web_tokens")
+    @classmethod
+    def _readable_tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        from .web_access import parse_tokens
+
+        if value is not None:
+            parse_tokens(value.get_secret_value())  # raises TokenError, a ValueError naming no token
+        return value
+
+    @model_validator(mode="after")
+    def _no_open_views_off_loopback(self) -> WorkerSettings:
+        from .web_access import is_loopback
+
+        if not self.web_tokens and not is_loopback(self.web_host):
+            raise ValueError(
+                f"the worker's web server on {self.web_host} would show calls to anyone who can reach it: "
+                "set worker.web_tokens (DISPATCHBUS_WORKER__WEB_TOKENS) or bind it to 127.0.0.1"
+            )
+        return self
+
     clock: Literal["wall", "event-time"] = Field(
         default="wall",
         description="What handoff deadlines are compared with: the wall clock (live), or the latest event "
@@ -193,7 +236,7 @@ PSAP_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 """PSAP ids that may name a topic (no dots, so ``feedback.psap.<id>.`` never matches another PSAP)."""
 
 
-class FeedbackSettings(BaseModel):
+class FeedbackSettings(SettingsGroup):
     """Outcome feedback to call centers and its digests."""
 
     psaps: str = Field(
@@ -233,7 +276,9 @@ class FeedbackSettings(BaseModel):
 class Settings(BaseSettings):
     """Every setting of every dispatchbus process."""
 
-    model_config = SettingsConfigDict(env_prefix="DISPATCHBUS_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DISPATCHBUS_", env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True
+    )
 
     kafka: KafkaSettings = KafkaSettings()
     schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
@@ -259,6 +304,8 @@ class Settings(BaseSettings):
 
     def faust_config(self) -> dict[str, Any]:
         """Keyword arguments for faust.App."""
+        from . import web_access
+
         k = self.kafka
         return {
             "id": self.worker.app_id,
@@ -275,8 +322,21 @@ class Settings(BaseSettings):
             "producer_linger": k.linger_ms / 1000.0,
             "datadir": str(self.worker.data_dir),
             "web_host": self.worker.web_host,
+            # Faust binds to web_bind (0.0.0.0 unless set), not web_host: both are the configured address.
+            "web_bind": self.worker.web_host,
             "web_port": self.worker.web_port,
             "web_enabled": True,
+            # Faust's own views: /table reads any table key (any PSAP's digests, whole timelines in its
+            # errors), /router the cluster's layout; statistics, graph and performance stay off too.
+            "web_tables_enabled": False,
+            "web_router_enabled": False,
+            "web_stats_enabled": False,
+            "web_graph_enabled": False,
+            "web_metrics_enabled": False,
+            "web_application_options": {"middlewares": web_access.middlewares(
+                self.worker.web_tokens.get_secret_value() if self.worker.web_tokens else None,
+                metrics_open=self.worker.web_metrics_open,
+            )},
             "store": "memory://",
             # Tables (call timelines, unit histories) hold JSON; topics declare raw bytes explicitly.
             "key_serializer": "json",
