@@ -31,7 +31,16 @@ class KafkaSettings(SettingsGroup):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
-    ssl_ca_location: Path | None = None
+    ssl_ca_location: Path | None = Field(default=None, description="CA certificates (PEM) the brokers' must chain to.")
+    ssl_certificate_location: Path | None = Field(
+        default=None, description="This client's certificate (PEM) for mutual TLS; its CN is the principal."
+    )
+    ssl_key_location: Path | None = Field(default=None, description="The private key (PEM) of that certificate.")
+    ssl_key_password: SecretStr | None = None
+    ssl_check_hostname: bool = Field(
+        default=True,
+        description="Check that the broker's certificate names the host connected to; production refuses false.",
+    )
     client_id: str = "dispatchbus"
     session_timeout_s: float = Field(
         default=10.0, gt=0, description="Consumer group session timeout; joins wait about half of it on tansu."
@@ -51,6 +60,41 @@ class KafkaSettings(SettingsGroup):
     )
     replication_factor: int = Field(default=1, ge=1, description="For topics created from the catalogue.")
 
+    @model_validator(mode="after")
+    def _consistent_security(self) -> KafkaSettings:
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and not (self.sasl_mechanism and self.sasl_username and self.sasl_password):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism, sasl_username and sasl_password"
+            )
+        if not sasl and (self.sasl_mechanism or self.sasl_username or self.sasl_password):
+            raise ValueError(f"SASL settings are given but security_protocol is {self.security_protocol}")
+        if (self.ssl_certificate_location is None) != (self.ssl_key_location is None):
+            raise ValueError("mutual TLS needs both ssl_certificate_location and ssl_key_location")
+        tls_files = (self.ssl_ca_location, self.ssl_certificate_location, self.ssl_key_location)
+        if not self.uses_tls and any(tls_files):
+            raise ValueError(f"TLS files are given but security_protocol is {self.security_protocol}")
+        return self
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def production_problems(self) -> list[str]:
+        """Why these settings would be unsafe for call data (empty when they are not)."""
+        problems = []
+        if not self.uses_tls:
+            problems.append(
+                f"kafka.security_protocol {self.security_protocol} sends call data"
+                + (" and passwords" if self.security_protocol == "SASL_PLAINTEXT" else "")
+                + " unencrypted: use SASL_SSL or SSL"
+            )
+        elif not self.ssl_check_hostname:
+            problems.append("kafka.ssl_check_hostname is false: any certificate the CA signed would be trusted")
+        if self.security_protocol == "SSL" and self.ssl_certificate_location is None:
+            problems.append("kafka.security_protocol SSL without a client certificate authenticates nobody")
+        return problems
+
     def common_config(self) -> dict[str, Any]:
         """librdkafka properties every client shares."""
         conf: dict[str, Any] = {
@@ -62,21 +106,38 @@ class KafkaSettings(SettingsGroup):
             conf["sasl.mechanism"] = self.sasl_mechanism
             conf["sasl.username"] = self.sasl_username or ""
             conf["sasl.password"] = self.sasl_password.get_secret_value() if self.sasl_password else ""
-        if self.ssl_ca_location:
-            conf["ssl.ca.location"] = str(self.ssl_ca_location)
+        if self.uses_tls:
+            if self.ssl_ca_location:
+                conf["ssl.ca.location"] = str(self.ssl_ca_location)
+            if self.ssl_certificate_location and self.ssl_key_location:
+                conf["ssl.certificate.location"] = str(self.ssl_certificate_location)
+                conf["ssl.key.location"] = str(self.ssl_key_location)
+                if self.ssl_key_password:
+                    conf["ssl.key.password"] = self.ssl_key_password.get_secret_value()
+            conf["ssl.endpoint.identification.algorithm"] = "https" if self.ssl_check_hostname else "none"
         return conf
 
-    def faust_credentials(self) -> Any:
-        """The same security settings as Faust (aiokafka) credentials, or None for PLAINTEXT."""
+    def ssl_context(self) -> Any:
+        """The TLS context of the aiokafka (Faust) clients: the same CA, client certificate and host check."""
         import ssl
 
+        context = ssl.create_default_context(cafile=str(self.ssl_ca_location) if self.ssl_ca_location else None)
+        if self.ssl_certificate_location and self.ssl_key_location:
+            context.load_cert_chain(
+                str(self.ssl_certificate_location), str(self.ssl_key_location),
+                self.ssl_key_password.get_secret_value() if self.ssl_key_password else None,
+            )
+        context.check_hostname = self.ssl_check_hostname
+        return context
+
+    def faust_credentials(self) -> Any:
+        """The same security settings as Faust (aiokafka) credentials, or None for PLAINTEXT.
+
+        The validator makes a SASL protocol name its mechanism, so both client libraries use the same one.
+        """
         import faust
 
-        context = None
-        if self.security_protocol in ("SSL", "SASL_SSL"):
-            context = ssl.create_default_context(
-                cafile=str(self.ssl_ca_location) if self.ssl_ca_location else None
-            )
+        context = self.ssl_context() if self.uses_tls else None
         if self.sasl_mechanism:
             return faust.SASLCredentials(
                 username=self.sasl_username,
@@ -123,13 +184,26 @@ class SchemaRegistrySettings(SettingsGroup):
     """Confluent-compatible Schema Registry; without a URL, ids come from the committed contract."""
 
     url: str | None = None
-    basic_auth_user_info: SecretStr | None = None
+    basic_auth_user_info: SecretStr | None = Field(default=None, description="USER:PASSWORD for HTTP basic auth.")
+    ssl_ca_location: Path | None = Field(default=None, description="CA certificates (PEM) for an https URL.")
+    ssl_certificate_location: Path | None = Field(default=None, description="Client certificate (PEM), mutual TLS.")
+    ssl_key_location: Path | None = None
+
+    def production_problems(self) -> list[str]:
+        if self.url and not self.url.startswith("https://"):
+            return ["schema_registry.url is not https: schemas and credentials would travel unencrypted"]
+        return []
 
     def client_config(self) -> dict[str, Any]:
         """Config for confluent_kafka.schema_registry.SchemaRegistryClient."""
         conf: dict[str, Any] = {"url": self.url}
         if self.basic_auth_user_info:
             conf["basic.auth.user.info"] = self.basic_auth_user_info.get_secret_value()
+        for key, value in (("ssl.ca.location", self.ssl_ca_location),
+                           ("ssl.certificate.location", self.ssl_certificate_location),
+                           ("ssl.key.location", self.ssl_key_location)):
+            if value is not None:
+                conf[key] = str(value)
         return conf
 
 
@@ -280,11 +354,26 @@ class Settings(BaseSettings):
         env_prefix="DISPATCHBUS_", env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True
     )
 
+    mode: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses settings unsafe for call data: Kafka without TLS or without host "
+        "verification, a registry over plain HTTP, worker views without tokens.",
+    )
     kafka: KafkaSettings = KafkaSettings()
     schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
     topics: TopicSettings = TopicSettings()
     worker: WorkerSettings = WorkerSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Settings:
+        if self.mode == "production":
+            problems = self.kafka.production_problems() + self.schema_registry.production_problems()
+            if not self.worker.web_tokens:
+                problems.append("worker.web_tokens is unset: the worker's views would answer without a token")
+            if problems:
+                raise ValueError("refusing production settings: " + "; ".join(problems))
+        return self
 
     def to_env(self) -> dict[str, str]:
         """These settings as DISPATCHBUS_* environment variables (for child processes)."""
