@@ -184,3 +184,50 @@ def test_the_worker_runs_under_its_own_acls_and_agencies_use_theirs(secured_brok
         assert "AUTHORIZATION" not in worker.log().upper()
     finally:
         worker.stop()
+
+
+def test_a_simulated_agency_answers_under_its_own_principal(secured_broker, tmp_path_factory):
+    """The hotline simulator as User:external_hotline (SCRAM over TLS): a request in, its answer out."""
+    import threading
+    from datetime import datetime, timezone
+
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from dispatchbus.connectors.simulators import load_config, start_simulators, stop_simulators
+    from dispatchbus.contract.events import HandoffDeclined, HandoffRequested, Location
+    from dispatchbus.contract.serde import serde_from_settings
+
+    secured = secured_deployment(secured_broker, tmp_path_factory)
+    bus = as_principal(secured.admin, secured.kafka_of("bus"))
+    hotline = as_principal(secured.admin, secured.kafka_of("external_hotline"))
+    request = HandoffRequested(
+        event_id=uuid.uuid4(), call_id="SIM1", decision_id=uuid.uuid4(), agency="external_hotline",
+        requested_at=datetime.now(timezone.utc), call_type="noise_complaint", priority=3,
+        location=Location(lat=39.76, lon=-84.19, zone="Z1"), zone="Z1",
+    )
+    config = load_config().with_overrides(seed=3, speed=600, hotline={"opens": "00:00", "closes": "00:00"})
+    stop = threading.Event()
+    threads = start_simulators(hotline, config, ["hotline"], stop)
+    consumer = Consumer({**bus.kafka.consumer_config(bus.worker.app_id), "enable.partition.eof": False})
+    try:
+        producer = EventProducer(bus)
+        producer.send(catalogue.HANDOFF_HOTLINE, request)
+        producer.flush()
+        del producer
+        replies = bus.topics.prefix + catalogue.HANDOFF_REPLIES.name
+        consumer.assign([TopicPartition(replies, p, OFFSET_BEGINNING) for p in range(catalogue.CALL_PARTITIONS)])
+        serde = serde_from_settings(bus)
+
+        def answered():
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                return False
+            event = serde.decode(msg.value())
+            return getattr(event, "handoff_id", None) == request.event_id and event
+
+        answer = wait_for(answered, timeout=60, interval=0, what="the hotline's answer, read by the bus")
+        assert isinstance(answer, HandoffDeclined) and answer.agency == "external_hotline"
+        assert all(t.error is None for t in threads)
+    finally:
+        consumer.close()
+        stop_simulators(threads, stop)
