@@ -148,10 +148,10 @@ RESPONDER_ACTIVITY = _call_topic(
 )
 ESCALATIONS = _call_topic(
     "bus.escalations",
-    "Handoffs nobody answered in time.",
+    "Handoffs nobody answered in time; the bus reads them back to re-route the call.",
     (ev.HandoffTimedOut,),
     (A.BUS,),
-    (A.OPS, A.CAD),
+    (A.BUS, A.OPS, A.CAD),
 )
 FEEDBACK = _call_topic(
     "feedback.outcomes",

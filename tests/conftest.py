@@ -19,6 +19,7 @@ from dispatchbus.kafka.admin import create_topics
 from dispatchbus.dev.embedded_broker import EmbeddedBroker, isolated_settings
 from dispatchbus.dev.engines import ENGINES, dev_broker
 from dispatchbus.dev.kafka_broker import DEFAULT_KAFKA_VERSION, KafkaBroker
+from dispatchbus.dev.kafka_security import SecuredKafkaBroker
 from dispatchbus.settings import Settings
 
 from .support.worker import WorkerProcess
@@ -77,6 +78,20 @@ def broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """The session's broker (``--engine``), started once per test session and stopped at its end."""
     engine, version = request.config.getoption("engine"), request.config.getoption("kafka_version")
     with dev_broker(engine, tmp_path_factory.mktemp("broker"), kafka_version=version) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def secured_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[SecuredKafkaBroker]:
+    """Apache Kafka with SASL_SSL (SCRAM-SHA-512), mutual-TLS listeners and the standard authorizer.
+
+    Whatever ``--engine`` says: the embedded broker has no authentication, TLS or ACLs. Started once,
+    by the first test that needs it, and stopped at the session's end.
+    """
+    run_dir = tmp_path_factory.mktemp("secured-broker")
+    with SecuredKafkaBroker(log_file=run_dir / "broker.log", run_dir=run_dir / "kafka",
+                            version=request.config.getoption("kafka_version")) as running:
         yield running
 
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from faust.types import Message
 
-from .. import catalogue, metrics
+from .. import catalogue, metrics, web_access
 from ..catalogue import TopicSpec
 from ..contract import events as ev
 from ..lifecycle.expiry import ExpiryIndex
@@ -298,15 +298,25 @@ def register(bus: Any, **_: Any) -> CallLifecycle:
 
     @app.page("/calls")
     async def calls_view(web: Any, request: Any) -> Any:
+        """One page of calls, oldest first: ``limit`` (at most web_access.MAX_PAGE), ``cursor`` from ``next``."""
+        try:
+            limit, after = web_access.page_request(request.query)
+        except web_access.PageError as exc:
+            return web.json({"error": str(exc)}, status=400)
         status = request.query.get("status")
+        timelines = (t for t in calls.values() if t is not None and (not status or t.status == status))
+        since = (lambda t: t.pending.requested_at if t.pending else None) if status == "waiting" else (
+            lambda t: t.call.received_at if t.call else None)
+
+        def key(t: Timeline) -> tuple:
+            at = since(t)
+            return (0, at.timestamp(), t.call_id) if at is not None else (1, 0.0, t.call_id)
+
+        try:
+            chosen, cursor = web_access.one_page(timelines, key, limit, after)
+        except web_access.PageError as exc:
+            return web.json({"error": str(exc)}, status=400)
         now = clock.now()
-        timelines = [t for t in list(calls.values()) if t is not None]
-        if status:
-            timelines = [t for t in timelines if t.status == status]
-        if status == "waiting":
-            timelines.sort(key=lambda t: t.pending.requested_at if t.pending else now)
-        else:
-            timelines.sort(key=lambda t: t.call.received_at if t.call else now)
-        return web.json({"calls": [t.view(now) for t in timelines]})
+        return web.json({"calls": [t.view(now) for t in chosen], "next": cursor})
 
     return lifecycle

@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("action", choices=["show", "list"])
     p.add_argument("call_id", nargs="?", help="for show")
     p.add_argument("--status", default=None, help="for list, e.g. waiting (oldest first)")
+    p.add_argument("--limit", type=int, default=None, help="for list: calls per page (the worker's default: 100)")
+    p.add_argument("--cursor", default=None, help="for list: the page after the one that printed this cursor")
     add_worker_arg(p)
     p.add_argument("--json", action="store_true", help="print the raw JSON")
     p.set_defaults(func=run)
@@ -59,14 +61,15 @@ def run(args: argparse.Namespace) -> int:
             if not args.call_id:
                 print("dispatchbus calls show: a CALL_ID is required", file=sys.stderr)
                 return 2
-            data = get_json(f"{base}/calls/{urllib.parse.quote(args.call_id, safe='')}")
+            data = get_json(f"{base}/calls/{urllib.parse.quote(args.call_id, safe='')}", settings)
             if args.json:
                 print(json.dumps(data, indent=2))
             else:
                 show_call(data, console)
             return 0
-        query = f"?status={urllib.parse.quote(args.status)}" if args.status else ""
-        data = get_json(f"{base}/calls{query}")
+        params = {"status": args.status, "limit": args.limit, "cursor": args.cursor}
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        data = get_json(f"{base}/calls{'?' + query if query else ''}", settings)
     except WorkerViewError as exc:
         print(f"dispatchbus calls: {exc}", file=sys.stderr)
         return 1
@@ -81,4 +84,6 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(c["call_id"], c["call_type"] or "", c["status"], c["holder"] or "",
                       f"{waited:.0f} s" if waited is not None else "", c["received_at"] or "")
     console.print(table)
+    if data.get("next"):
+        console.print(f"more: --cursor {data['next']}")
     return 0

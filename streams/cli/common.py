@@ -37,14 +37,17 @@ class WorkerViewError(Exception):
     """A worker view could not be read; the message says why, for the command's user."""
 
 
-def get_json(url: str) -> dict:
-    """GET a JSON document from a worker view, or raise :class:`WorkerViewError`."""
+def get_json(url: str, settings: Settings) -> dict:
+    """GET a JSON document from a worker view with the settings' web token, or raise :class:`WorkerViewError`."""
     import json
     import urllib.error
     import urllib.request
 
+    from ..web_access import auth_headers
+
+    token = settings.worker.web_token.get_secret_value() if settings.worker.web_token else None
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=auth_headers(token)), timeout=10) as resp:
             return json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         raise WorkerViewError(f"{exc.code} {json.loads(exc.read() or b'{}').get('error', exc.reason)}") from None

@@ -99,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
                 print("dispatchbus feedback show: a PSAP_ID is required", file=sys.stderr)
                 return 2
             query = f"?date={urllib.parse.quote(args.date)}" if args.date else ""
-            data = get_json(f"{base}/feedback/{urllib.parse.quote(args.psap_id, safe='')}{query}")
+            data = get_json(f"{base}/feedback/{urllib.parse.quote(args.psap_id, safe='')}{query}", settings)
         else:
-            data = get_json(f"{base}/feedback")
+            data = get_json(f"{base}/feedback", settings)
     except WorkerViewError as exc:
         print(f"dispatchbus feedback: {exc}", file=sys.stderr)
         return 1

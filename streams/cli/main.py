@@ -9,6 +9,7 @@ import sys
 SUBCOMMANDS = (
     "broker",
     "topics",
+    "acls",
     "schemas",
     "produce",
     "consume",

@@ -48,9 +48,28 @@ class Snapshot:
     digests: list[dict] = field(default_factory=list)
 
 
-def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=2) as resp:
+def _get(url: str, token: str | None = None) -> bytes:
+    from ..web_access import auth_headers
+
+    with urllib.request.urlopen(urllib.request.Request(url, headers=auth_headers(token)), timeout=2) as resp:
         return resp.read()
+
+
+MAX_CALL_PAGES = 20
+"""The demo's view reads this many pages of /calls at most (its calls number in the hundreds)."""
+
+
+def all_calls(base_url: str, token: str | None = None) -> list[dict]:
+    """Every call /calls lists, page after page (up to :data:`MAX_CALL_PAGES`)."""
+    calls: list[dict] = []
+    cursor = None
+    for _ in range(MAX_CALL_PAGES):
+        page = json.loads(_get(f"{base_url}/calls?limit=500" + (f"&cursor={cursor}" if cursor else ""), token))
+        calls.extend(page["calls"])
+        cursor = page.get("next")
+        if not cursor:
+            break
+    return calls
 
 
 def parse_metrics(text: str, snap: Snapshot) -> None:
@@ -96,13 +115,13 @@ def quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
     return None
 
 
-def fetch(base_url: str) -> Snapshot:
-    """Read the worker's views; missing ones leave their part empty."""
+def fetch(base_url: str, token: str | None = None) -> Snapshot:
+    """Read the worker's views (presenting ``token``); missing ones leave their part empty."""
     snap = Snapshot()
-    parse_metrics(_get(f"{base_url}/metrics").decode(), snap)
-    snap.calls = json.loads(_get(f"{base_url}/calls"))["calls"]
+    parse_metrics(_get(f"{base_url}/metrics", token).decode(), snap)
+    snap.calls = all_calls(base_url, token)
     try:
-        snap.digests = json.loads(_get(f"{base_url}/feedback"))["digests"]
+        snap.digests = json.loads(_get(f"{base_url}/feedback", token))["digests"]
     except Exception:  # the feedback view is optional
         snap.digests = []
     return snap

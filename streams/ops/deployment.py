@@ -7,8 +7,8 @@ the Avro contract and :class:`~dispatchbus.settings.Settings`:
   integration examples (flat configs for ``PUT /connectors/<name>/config``) and
   a README describing them;
 * ``deploy/TOPICS.md``: the topic table;
-* ``deploy/acls.md``: the ACL plan, one principal per agency, derived from the
-  catalogue's producers and consumers.
+* ``deploy/acls.md`` and ``deploy/acls.json``: the ACL plan (:mod:`dispatchbus.ops.acls`), one
+  principal per agency, derived from the catalogue's producers and consumers.
 
 ``--check`` writes nothing and exits 1 listing the files that differ from what
 would be generated (and stray connector configs). The committed files are
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .. import catalogue
+from . import acls
 from ..catalogue import CATALOGUE, Agency, TopicSpec
 from ..contract.events import NAMESPACE
 from ..contract.schemas import current_versions
@@ -44,6 +45,7 @@ COMPOSE_REGISTRY_URL = "http://schema-registry:8081"
 CONNECT_DIR = Path("connectors/connect")
 TOPICS_MD = Path("deploy/TOPICS.md")
 ACLS_MD = Path("deploy/acls.md")
+ACLS_JSON = Path("deploy/acls.json")
 
 AVRO_CONVERTER = "io.confluent.connect.avro.AvroConverter"
 STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
@@ -417,81 +419,51 @@ def _psap_topics_md(settings: Settings) -> list[str]:
     return lines
 
 
-def _psap_acls(settings: Settings) -> tuple[list[str], list[str]]:
-    """Rows and commands of the per-PSAP principals (a template, then each listed PSAP)."""
-    ts = settings.topics
-    base = 'kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config admin.properties --add'
-    rows: list[str] = []
-    commands: list[str] = []
-    for psap in ("<psap_id>", *settings.feedback.psap_ids):
-        shell = "$PSAP" if psap == "<psap_id>" else psap
-        who = f"User:psap-{psap}"
-        names = [ts.prefix + t.name_for(psap) for t in catalogue.PSAP_TOPICS]
-        rows += [f"| `{who}` | `{name}` | yes |  |" for name in names]
-        rows += [f"| `{principal(Agency.BUS)}` | `{name}` |  | yes |" for name in names]
-        commands.append(f"# psap {psap}" + (" (PSAP=<psap_id>, for each listed PSAP)" if psap == "<psap_id>" else ""))
-        for template in catalogue.PSAP_TOPICS:
-            topic = ts.prefix + template.name_for(shell)
-            commands.append(f'{base} --allow-principal "User:psap-{shell}" --operation Read --operation Describe --topic "{topic}"')
-            commands.append(f"{base} --allow-principal {principal(Agency.BUS)} --operation Write --operation Describe --topic \"{topic}\"")
-        commands.append(
-            f'{base} --allow-principal "User:psap-{shell}" --operation Read --group "psap.{shell}." '
-            "--resource-pattern-type prefixed"
+# --- ACL plan (dispatchbus.ops.acls) -------------------------------------------------
+
+_KAFKA_ACLS = 'kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config admin.properties --add'
+
+
+def _shell(arg: str) -> str:
+    return f'"{arg}"' if "psap" in arg else arg
+
+
+def _acl_commands(grants: list[acls.Grant]) -> list[str]:
+    """kafka-acls.sh commands for ``grants``, one per principal and resource (its operations together)."""
+    by_resource: dict[tuple[str, str, str, str], list[str]] = {}
+    for g in grants:
+        by_resource.setdefault((g.principal, g.resource, g.name, g.pattern), []).append(g.operation)
+    order = ("CREATE", "READ", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS")
+    commands = []
+    for (who, resource, name, pattern), ops in by_resource.items():
+        operations = " ".join(
+            f"--operation {op.title().replace('_', '')}" for op in sorted(ops, key=order.index)
         )
-    return rows, commands
+        command = f"{_KAFKA_ACLS} --allow-principal {_shell(who)} {operations} --{resource.lower()} {_shell(name)}"
+        commands.append(command + (" --resource-pattern-type prefixed" if pattern == "PREFIXED" else ""))
+    return commands
 
 
-# --- ACL plan ------------------------------------------------------------------------
+def _topic_rows(grants: list[acls.Grant]) -> list[str]:
+    """One table row per principal and topic named literally: READ and WRITE."""
+    rows: dict[tuple[str, str], set[str]] = {}
+    for g in grants:
+        if g.resource == "TOPIC" and g.pattern == "LITERAL" and g.operation in ("READ", "WRITE"):
+            rows.setdefault((g.principal, g.name), set()).add(g.operation)
+    return [
+        f"| `{who}` | `{name}` | {'yes' if 'READ' in ops else ''} | {'yes' if 'WRITE' in ops else ''} |"
+        for (who, name), ops in rows.items()
+    ]
 
 
-def principal(agency: Agency) -> str:
-    return f"User:{agency.value}"
-
-
-def topic_permissions(agency: Agency) -> list[tuple[TopicSpec, tuple[str, ...]]]:
-    """Catalogue topics ``agency`` may use, with READ and/or WRITE, from producers and consumers."""
-    perms = []
-    for spec in CATALOGUE:
-        ops = tuple(op for op, ok in (("READ", agency in spec.consumers), ("WRITE", agency in spec.producers)) if ok)
-        if ops:
-            perms.append((spec, ops))
-    return perms
-
-
-def _check_restricted_readers() -> None:
-    for spec in CATALOGUE:
-        if spec.restricted and set(spec.consumers) != {Agency.OPS}:
-            raise ValueError(f"{spec.name} is restricted: only ops may read it, the catalogue says {spec.consumers}")
-
-
-def _acl_commands(agency: Agency, settings: Settings) -> list[str]:
-    cmds = []
-    base = f'kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config admin.properties --add --allow-principal {principal(agency)}'
-    for spec, ops in topic_permissions(agency):
-        operations = " ".join(f"--operation {op.title()}" for op in (*ops, "DESCRIBE"))
-        cmds.append(f"{base} {operations} --topic {spec.full_name(settings.topics)}")
-    if any("READ" in ops for _, ops in topic_permissions(agency)):
-        if agency is Agency.BUS:
-            cmds.append(f"{base} --operation Read --group {settings.worker.app_id}")
-        else:
-            cmds.append(f"{base} --operation Read --group {agency.value}- --resource-pattern-type prefixed")
-    if agency is Agency.BUS:
-        internal = f"{settings.worker.app_id}-"
-        cmds.append(
-            f"{base} --operation Create --operation Read --operation Write --operation Describe "
-            f"--topic {internal} --resource-pattern-type prefixed"
-        )
-    if agency is Agency.OPS:
-        cmds.append(
-            f"{base} --operation Create --operation Describe --operation DescribeConfigs "
-            f"--topic {settings.topics.prefix} --resource-pattern-type prefixed"
-        )
-    return cmds
+def render_acls_json(settings: Settings) -> str:
+    """The ACL plan as JSON (``dispatchbus acls plan --json`` prints the same)."""
+    return acls.plan_json(acls.plan(settings))
 
 
 def render_acls_md(settings: Settings) -> str:
-    """One Kafka principal per agency and what it may do, derived from the catalogue."""
-    _check_restricted_readers()
+    """One Kafka principal per agency and what it may do, derived from the catalogue (:mod:`.acls`)."""
+    acls.check_restricted_readers()
     ts = settings.topics
     lines = [
         "# ACL plan",
@@ -501,25 +473,23 @@ def render_acls_md(settings: Settings) -> str:
         "One principal per agency. A principal may WRITE the topics its agency produces and",
         "READ the topics its agency consumes, as the topic catalogue says, and nothing else;",
         "DESCRIBE goes with either. Everything not listed is denied (run the brokers with",
-        "`allow.everyone.if.no.acl.found=false`).",
+        "`allow.everyone.if.no.acl.found=false`). The same plan is in `deploy/acls.json`;",
+        "`dispatchbus acls apply` creates it through the admin API and prints what it changed.",
         "",
     ]
     restricted = [s for s in CATALOGUE if s.restricted]
     if restricted:
         names = ", ".join(f"`{s.full_name(ts)}`" for s in restricted)
         lines += [
-            f"Restricted: {names} holds original call data; only `{principal(Agency.OPS)}` may read it,",
+            f"Restricted: {names} holds original call data; only `{acls.principal(Agency.OPS)}` may read it,",
             "and no connector exports it.",
             "",
         ]
+    by_agency = {a: acls.agency_grants(a, settings) for a in Agency if a is not Agency.PSAP}
     lines += ["| Principal | Topic | READ | WRITE |", "| --- | --- | :---: | :---: |"]
-    for agency in Agency:
-        for spec, ops in topic_permissions(agency):
-            lines.append(
-                f"| `{principal(agency)}` | `{spec.full_name(ts)}` | "
-                f"{'yes' if 'READ' in ops else ''} | {'yes' if 'WRITE' in ops else ''} |"
-            )
-    psap_rows, psap_commands = _psap_acls(settings)
+    for grants in by_agency.values():
+        lines += _topic_rows(grants)
+    psaps = {p: acls.psap_grants(p, settings) for p in ("<psap_id>", *settings.feedback.psap_ids)}
     lines += [
         "",
         "## Per-PSAP principals",
@@ -531,17 +501,21 @@ def render_acls_md(settings: Settings) -> str:
         "",
         "| Principal | Topic | READ | WRITE |",
         "| --- | --- | :---: | :---: |",
-        *psap_rows,
+    ]
+    for grants in psaps.values():
+        lines += _topic_rows(grants)
+    bus, ops = acls.principal(Agency.BUS), acls.principal(Agency.OPS)
+    lines += [
         "",
         "## Beyond the catalogue topics",
         "",
         f"- Consumer groups: each agency's group ids start with `<agency>-` (e.g. `cad-decisions`), "
         f"and it may READ groups with that prefix; the bus's Faust worker uses the group "
         f"`{settings.worker.app_id}`.",
-        f"- `{principal(Agency.BUS)}` owns the worker's internal topics (prefix `{settings.worker.app_id}-`). "
+        f"- `{bus}` owns the worker's internal topics (prefix `{settings.worker.app_id}-`). "
         "The worker creates missing catalogue topics at start; once `dispatchbus topics create` has run "
         "as ops it needs no CREATE on them.",
-        f"- `{principal(Agency.OPS)}` creates the catalogue's topics (`dispatchbus topics create`).",
+        f"- `{ops}` creates the catalogue's topics (`dispatchbus topics create`).",
         "- Kafka Connect runs as `User:connect` for its own topics (prefix `_connect-`) and group "
         "(`kafka-connect`); each connector's clients run as the agency it serves "
         "(`consumer.override.*` / `producer.override.*` with "
@@ -552,23 +526,20 @@ def render_acls_md(settings: Settings) -> str:
     for plan in CONNECTORS:
         op = "READ" if plan.direction == "sink" else "WRITE"
         lines.append(
-            f"  - `{plan.name}` as `{principal(plan.agency)}`: {op} `{plan.topic.full_name(ts)}`"
+            f"  - `{plan.name}` as `{acls.principal(plan.agency)}`: {op} `{plan.topic.full_name(ts)}`"
             + (f", READ group `connect-{plan.name}`" if plan.direction == "sink" else "")
         )
     lines += ["", "## Commands", "", "```sh"]
-    for agency in Agency:
-        if agency is Agency.PSAP:
-            continue  # one principal per listed PSAP, below
+    for agency, grants in by_agency.items():
         lines.append(f"# {agency.value}")
-        lines += _acl_commands(agency, settings)
-    lines += psap_commands
-    for plan in CONNECTORS:
-        if plan.direction == "sink":
-            lines.append(f"# connector {plan.name}")
-            lines.append(
-                f'kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config admin.properties --add '
-                f"--allow-principal {principal(plan.agency)} --operation Read --group connect-{plan.name}"
-            )
+        lines += _acl_commands(grants)
+    for psap, grants in psaps.items():
+        template = psap == "<psap_id>"
+        lines.append(f"# psap {psap}" + (" (PSAP=<psap_id>, for each listed PSAP)" if template else ""))
+        lines += _acl_commands(acls.psap_grants("$PSAP", settings) if template else grants)
+    for grant in acls.connector_grants(settings):
+        lines.append(f"# connector {grant.name.removeprefix('connect-')}")
+        lines += _acl_commands([grant])
     lines += ["```", ""]
     return "\n".join(lines)
 
@@ -581,6 +552,7 @@ def render_all(settings: Settings) -> dict[Path, str]:
     files = render_connectors(settings)
     files[TOPICS_MD] = render_topics_md(settings)
     files[ACLS_MD] = render_acls_md(settings)
+    files[ACLS_JSON] = render_acls_json(settings)
     return files
 
 

@@ -62,6 +62,10 @@ def test_images_are_pinned(compose):
             assert repo and tag and tag != "latest" and re.search(r"\d", tag), f"{name}: pin {image}"
 
 
+OPERATOR_GIVEN = {"DISPATCHBUS_WEB_TOKENS": "ops:" + "o" * 24 + ",cad:" + "c" * 24}
+"""What an operator gives for the variables docker compose refuses to start without."""
+
+
 @pytest.mark.parametrize("name", BUS_SERVICES)
 def test_bus_services_are_configured_only_through_settings(compose, name, monkeypatch):
     env = env_of(compose["services"][name])
@@ -73,7 +77,7 @@ def test_bus_services_are_configured_only_through_settings(compose, name, monkey
         if key.startswith("DISPATCHBUS_"):
             monkeypatch.delenv(key)
     for key, value in env.items():
-        monkeypatch.setenv(key, value)
+        monkeypatch.setenv(key, re.sub(r"\$\{(\w+):\?[^}]*\}", lambda m: OPERATOR_GIVEN[m.group(1)], value))
     settings = Settings()
     assert settings.kafka.bootstrap_servers == COMPOSE_BOOTSTRAP
     assert settings.schema_registry.url == COMPOSE_REGISTRY_URL
@@ -99,6 +103,9 @@ def test_worker_runs_the_worker_and_listens_beyond_loopback(compose):
     env = env_of(worker)
     assert worker.get("command", ["worker"]) == ["worker"]
     assert env["DISPATCHBUS_WORKER__WEB_HOST"] == "0.0.0.0"
+    # beyond loopback its views need tokens, which the operator must give; /metrics alone is open
+    assert env["DISPATCHBUS_WORKER__WEB_TOKENS"].startswith("${DISPATCHBUS_WEB_TOKENS:?")
+    assert env["DISPATCHBUS_WORKER__WEB_METRICS_OPEN"] == "true"
     port = env["DISPATCHBUS_WORKER__WEB_PORT"]
     assert "/metrics" in " ".join(worker["healthcheck"]["test"])
     assert any(str(p).endswith(f":{port}:{port}") for p in worker.get("ports", []))

@@ -47,3 +47,13 @@ class WorkerProcess:
 
     def stop(self, **kw) -> None:
         self.child.stop(**kw)
+
+
+def subscribed_topics(app) -> set[str]:
+    """Every topic the worker's app reads: its agents' topics and its tables' changelogs (and internal topics)."""
+    from dispatchbus.worker import internal_topics
+
+    found = set(internal_topics(app))
+    for agent in app.agents.values():
+        found.update(getattr(agent.channel, "topics", ()))
+    return found
