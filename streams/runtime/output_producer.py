@@ -165,9 +165,21 @@ class Outbox:
             self.producer.poll(0.05)
 
     def serve(self) -> None:
-        """Serve librdkafka's pending events (delivery failures, broker states) without waiting."""
-        if self._producer is not None:
-            self._producer.poll(0)
+        """Serve librdkafka's pending events (delivery failures, broker states) without waiting.
+
+        Kept-back state records go out here too once nothing queued before them is left undelivered
+        (no flush comes while no input is handled: a timer's table deletes would otherwise wait for one).
+        """
+        if self._producer is None and not self._state:
+            return
+        producer = self.producer
+        producer.poll(0)
+        if (
+            self._state and self._flushing is None and not self._held
+            and len(producer) == 0  # counts records in flight and reports not yet served, too
+            and self._failures.describe() is None
+        ):
+            self._pass_on(self._state)
 
     def keep_state(self, topic: str, key: bytes | None, value: bytes | None, partition: int) -> None:
         """Queue a table changelog record, sent by the next flush once the outputs queued before it are delivered."""

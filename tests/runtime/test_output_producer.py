@@ -368,3 +368,27 @@ class _Recording:
 
     def __len__(self) -> int:
         return len(self._producer)
+
+
+def test_kept_back_state_goes_out_without_a_flush_once_nothing_before_it_is_in_flight(bus_settings, new_outbox):
+    """A timer's table delete comes with no input, so no commit flushes it: serving the outbox sends it."""
+    outbox = new_outbox(bus_settings.kafka.producer_config())
+    state = catalogue.DECISIONS.full_name(bus_settings.topics)
+    outbox.keep_state(state, b"k", None, 0)  # a tombstone
+    outbox.serve()
+    [record] = read_partition(bus_settings, state, 0, lambda got: len(got) >= 1, what="the tombstone",
+                              timeout=10)
+    assert record.value() is None
+
+
+def test_kept_back_state_waits_while_an_output_before_it_is_in_flight(bus_settings, new_outbox):
+    outbox = new_outbox({**bus_settings.kafka.producer_config(), "message.timeout.ms": 500})
+    state = catalogue.DECISIONS.full_name(bus_settings.topics)
+    outbox.produce(f"missing-{uuid.uuid4().hex[:8]}", b"k", b"never delivered")
+    outbox.keep_state(state, b"k", b"state that saw it", 0)
+    outbox.serve()  # the output is in flight: the state stays
+    assert outbox._state
+    with pytest.raises(DeliveryFailed):
+        asyncio.run(outbox.flush())
+    outbox.serve()  # the output failed: the state never goes out
+    assert outbox._state
