@@ -68,23 +68,28 @@ def shared_view(call: CallReceived, agency: str) -> tuple[str, int, tuple[str, .
     return call.call_type, call.priority, tuple(flags)
 
 
+def _notice(call: CallReceived, kind: str, handoff: uuid.UUID, agency: str, team: str | None,
+            trigger: uuid.UUID) -> dict:
+    """The fields every notice about a held handoff shares; its id is fixed by the trigger and the handoff."""
+    return {
+        "event_id": uuid5(_HANDOFF_NAMESPACE, f"{trigger}:{kind}:{handoff}"),
+        "correlation_id": call.call_id,
+        "causation_id": trigger,
+        "call_id": call.call_id,
+        "handoff_id": handoff,
+        "agency": agency,
+        "team": team,
+        "caution_flags": list(shared_view(call, agency)[2]),
+    }
+
+
 def handoff_update(
     call: CallReceived, *, handoff: uuid.UUID, agency: str, team: str | None, trigger: uuid.UUID, at: datetime
 ) -> HandoffUpdated:
     """New facts for an agency holding ``handoff``, holding only what that agency may see."""
-    call_type, priority, flags = shared_view(call, agency)
     return HandoffUpdated(
-        event_id=uuid5(_HANDOFF_NAMESPACE, f"{trigger}:update:{handoff}"),
-        correlation_id=call.call_id,
-        causation_id=trigger,
-        call_id=call.call_id,
-        handoff_id=handoff,
-        agency=agency,
-        team=team,
-        updated_at=at,
-        call_type=call_type,
-        priority=priority,
-        caution_flags=list(flags),
+        **_notice(call, "update", handoff, agency, team, trigger),
+        updated_at=at, call_type=call.call_type, priority=call.priority,
     )
 
 
@@ -101,20 +106,9 @@ def handoff_withdrawal(
     decision_id: uuid.UUID | None,
 ) -> HandoffWithdrawn:
     """The stand-down for an agency's handoff, with the caution flags it may see."""
-    flags = list(shared_view(call, agency)[2])
     return HandoffWithdrawn(
-        event_id=uuid5(_HANDOFF_NAMESPACE, f"{trigger}:withdraw:{handoff}"),
-        correlation_id=call.call_id,
-        causation_id=trigger,
-        call_id=call.call_id,
-        handoff_id=handoff,
-        agency=agency,
-        team=team,
-        withdrawn_at=at,
-        reason=reason,
-        code=code,
-        decision_id=decision_id,
-        caution_flags=flags,
+        **_notice(call, "withdraw", handoff, agency, team, trigger),
+        withdrawn_at=at, reason=reason, code=code, decision_id=decision_id,
     )
 
 
