@@ -96,6 +96,9 @@ class _Failures:
             return f"{self.count} record(s) not delivered, first: {self.first}"
 
 
+IDLE_STATE_S = 3.0
+"""How long without a flush before :meth:`Outbox.serve` sends kept-back state records itself."""
+
 STATS_INTERVAL_MS = 1000
 """How often librdkafka reports its brokers' states to the outbox (:data:`metrics.BROKER_UP`)."""
 
@@ -149,6 +152,7 @@ class Outbox:
         self._holding = False
         self._pass_on_at = 0.0  # monotonic time after which held records are handed over with the next one
         self._state: list[Queued] = []  # changelog records kept back until the outputs before them are delivered
+        self._flushed_at = time.monotonic()
 
     @property
     def producer(self) -> Producer:
@@ -167,8 +171,9 @@ class Outbox:
     def serve(self) -> None:
         """Serve librdkafka's pending events (delivery failures, broker states) without waiting.
 
-        Kept-back state records go out here too once nothing queued before them is left undelivered
-        (no flush comes while no input is handled: a timer's table deletes would otherwise wait for one).
+        Kept-back state records go out here too when no flush came for :data:`IDLE_STATE_S` and nothing
+        queued before them is left undelivered (no flush comes while no input is handled: a timer's
+        table deletes would otherwise wait for one). A busy worker's flushes send them.
         """
         if self._producer is None and not self._state:
             return
@@ -176,6 +181,7 @@ class Outbox:
         producer.poll(0)
         if (
             self._state and self._flushing is None and not self._held
+            and time.monotonic() - self._flushed_at >= IDLE_STATE_S
             and len(producer) == 0  # counts records in flight and reports not yet served, too
             and self._failures.describe() is None
         ):
@@ -297,6 +303,7 @@ class Outbox:
             return  # nothing was ever queued (and so nothing failed)
         producer = self.producer
         loop = asyncio.get_running_loop()
+        self._flushed_at = time.monotonic()
         state, self._state = self._state, []  # what this flush delivers after the outputs
         async with self._turn():
             try:
