@@ -180,7 +180,7 @@ def test_dockerfile_builds_and_runs_the_worker():
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose is not on PATH")
 def test_docker_compose_validates_the_file():
-    env = {**os.environ, "GRAFANA_ADMIN_PASSWORD": "test"}
+    env = {**os.environ, "GRAFANA_ADMIN_PASSWORD": "test", "DISPATCHBUS_WEB_TOKENS": "ops:test-token"}
     result = subprocess.run(
         ["docker-compose", "--profile", "connectors", "config", "-q"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
